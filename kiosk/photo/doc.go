@@ -1,0 +1,83 @@
+// Package photo is the station's pure image work: the photo templates
+// (Spec), face finding, the measurements of a frame, and the 13 framing
+// checks with their hints. It decodes bytes it is given and does no other
+// I/O; it imports no camera, web, sync or net/http code.
+//
+// # One frame
+//
+//	JPEG bytes ─Decode (pixel bound checked on the header)─► image (YCbCr)
+//	   └─ Rotation (lossless quarter turns) ─► upright luma plane
+//	        (the JPEG's Y plane itself when upright: no conversion)
+//	   └─ pigo face detector (MinSize = short side / 4, angle 0)
+//	   └─ pupils (puploc, 63 perturbations) ─► nose tip, lip line (lp93, lp81)
+//	   └─ Geometry: eye line, IPD, roll/yaw/pitch, face width, crown,
+//	                crop window (where the output would fall)
+//	   └─ Measures: eyes, mouth, exposure, lighting, sharpness,
+//	                background cells, clothing (sampled areas only)
+//	   └─ Checks(spec, background mode) ─► Analysis{Ready, Faces, Checks, ...}
+//
+// Readiness turns per-frame verdicts into "ready to capture": every check
+// passing on consecutive frames for Hold (default 0.7 s of frame time).
+//
+// # Coordinates
+//
+// Frame pixels: the upright picture (after Options.Rotation), x right, y
+// down, origin at the top-left corner. Geometry is in frame pixels. "Left"
+// and "right" in Geometry are image sides: Pupils[0] is the image-left
+// pupil, which is the subject's right eye. Hints speak to the student, so
+// their left and right are the student's own: a face at the image's left
+// edge gets "move a little to your left".
+//
+// Face coordinates (internal): origin at the midpoint of the pupils, one
+// unit = the inter-pupil distance (IPD), axes turned with the eye line.
+// On an average face the nose tip is at (0, 0.6), the lip line at (0,
+// 1.03), the cheeks at (+/-0.5, 0.6).
+//
+// Output pixels: the standardized photo (Spec.Width x Spec.Height, e.g.
+// 480x640). Geometry.Crop is the rectangle of the frame that becomes the
+// output: output = (frame - Crop.XY) * Crop.Scale. Geometry.Output gives the
+// eye line, crown and face width in output pixels, with the spec's bands,
+// for the UI overlay.
+//
+// # Measures
+//
+//   - Roll: angle of the pupil line. Yaw and pitch: how far the nose tip
+//     sits off its frontal position (across the eye-mouth axis, and along
+//     it as a share of the eye-to-lip distance), over an assumed nose depth
+//     of 0.55 IPD. Coarse: they warn between the limit and 2.5 times it.
+//   - Face width: 2.2 IPD (cheek to cheek on an average adult face), over
+//     cos(yaw).
+//   - Crown: scanning down a band half a face wide above the face, the first
+//     rows where a quarter of the band differs (max channel difference > 28)
+//     from the wall's median colour (sampled at the top and beside the
+//     head). Hair as light as the wall is missed.
+//   - Crop window: eye line on Spec.EyeTarget, face centre on the centre
+//     line, scale for Spec.FaceWidthTarget clamped so that the crown lands
+//     in [CrownMin, CrownMax] (priority: eye line, crown, face width).
+//     framing = the window fits in the frame; resolution = Scale <= 1.
+//   - Eyes open: height of the dark band through each pupil, in IPD, if the
+//     pupil is dark against the cheek at all.
+//   - Mouth closed: tallest run of rows at the lip line that are dark
+//     (cavity) or mostly teeth (bright and grey), in IPD.
+//   - Exposure: face mean luma (0..1), shares of clipped (>= 250) and crushed
+//     (<= 20) face pixels, eyes excluded. Lighting: (right - left) / mean of
+//     the cheeks' luma (阴阳脸).
+//   - Sharpness: the face (eyes to mouth) box-resampled to IPD = 40 px; 100 *
+//     var(Laplacian) / var(patch): independent of face size and contrast.
+//   - Background: cells of a sixth of the face width inside the crop window,
+//     above the crown and beside the head: median in-cell luma deviation
+//     (objects, patterns), range of cell L* (uneven light), cells next to the
+//     head darker than the rest (shadow), and in keep mode the CIEDE2000 of
+//     the median colour to Spec.Background.
+//   - Clothing: the shoulders in the lowest sixth of the crop window: CIEDE2000
+//     to Spec.Background, and in replace mode a blue hue near the
+//     background's fails too.
+//
+// # Concurrency and cost
+//
+// The cascades are unpacked once per process and shared. An Analyzer holds
+// scratch buffers and serves one goroutine at a time. A live 1280x720 frame
+// costs a JPEG decode (most of the time) plus about 8 ms of analysis: the
+// face search and four pupil/landmark searches dominate; photometric
+// measures sample small areas only.
+package photo
