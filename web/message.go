@@ -1,0 +1,137 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// MaxClientMessage is the largest message, in bytes, a client may send. The
+// vocabulary is a handful of short JSON objects; anything bigger is abuse.
+const MaxClientMessage = 4 << 10
+
+// Client message types. A new command (capture, retake, a session step) is a
+// new constant here, a struct below and a case in parseClientMessage.
+const (
+	clientPing  = "ping"
+	clientHello = "hello"
+)
+
+// Server message types (text messages; binary messages are JPEG frames).
+const (
+	serverHello  = "hello"  // first message on every connection
+	serverFrame  = "frame"  // describes the binary frames that follow it
+	serverStatus = "status" // a snapshot, sent again after events were lost
+	serverPong   = "pong"   // the answer to a ping
+	serverAck    = "ack"    // a client command was accepted
+)
+
+// UI languages a client may announce.
+const (
+	langZH = "zh-CN"
+	langEN = "en"
+)
+
+// clientMessage is one parsed message from a browser. Type says which of the
+// other fields carry meaning.
+type clientMessage struct {
+	Type string
+	ID   uint32 // ping: echoed in the pong
+	Lang string // hello: langZH or langEN
+}
+
+// protocolError is why a client message was refused. Code is the WebSocket
+// close code the connection is closed with; Reason is the short text sent in
+// the close frame (at most 123 bytes, no client data echoed back).
+type protocolError struct {
+	Code   int
+	Reason string
+}
+
+func (e *protocolError) Error() string {
+	return fmt.Sprintf("protocol error %d: %s", e.Code, e.Reason)
+}
+
+// Refusals, by the close code they lead to.
+var (
+	errBinaryMessage = &protocolError{websocket.CloseUnsupportedData, "binary messages are not accepted"}
+	errTooBig        = &protocolError{websocket.CloseMessageTooBig, "message too big"}
+	errBadUTF8       = &protocolError{websocket.CloseInvalidFramePayloadData, "invalid UTF-8"}
+	errNotJSON       = &protocolError{websocket.ClosePolicyViolation, "not a JSON object"}
+	errUnknownType   = &protocolError{websocket.ClosePolicyViolation, "unknown message type"}
+	errBadFields     = &protocolError{websocket.ClosePolicyViolation, "bad or unknown fields"}
+	errTrailingData  = &protocolError{websocket.ClosePolicyViolation, "trailing data after message"}
+	errBadLang       = &protocolError{websocket.ClosePolicyViolation, "unsupported language"}
+)
+
+// parseClientMessage checks and decodes one WebSocket message from a client.
+// messageType is websocket.TextMessage or websocket.BinaryMessage. Every
+// message is a single JSON object with a known "type" and exactly the fields
+// of that type; anything else returns a *protocolError.
+func parseClientMessage(messageType int, data []byte) (clientMessage, error) {
+	if messageType != websocket.TextMessage {
+		return clientMessage{}, errBinaryMessage
+	}
+	if len(data) > MaxClientMessage {
+		return clientMessage{}, errTooBig
+	}
+	// encoding/json would silently replace invalid UTF-8 with U+FFFD.
+	if !utf8.Valid(data) {
+		return clientMessage{}, errBadUTF8
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	// A first, lenient pass finds the type; the strict pass below then
+	// rejects unknown fields for that type.
+	if err := json.Unmarshal(data, &head); err != nil {
+		return clientMessage{}, errNotJSON
+	}
+	switch head.Type {
+	case clientPing:
+		var m struct {
+			Type string  `json:"type"`
+			ID   *uint32 `json:"id"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.ID == nil {
+			return clientMessage{}, errBadFields
+		}
+		return clientMessage{Type: clientPing, ID: *m.ID}, nil
+	case clientHello:
+		var m struct {
+			Type string `json:"type"`
+			Lang string `json:"lang"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.Lang != langZH && m.Lang != langEN {
+			return clientMessage{}, errBadLang
+		}
+		return clientMessage{Type: clientHello, Lang: m.Lang}, nil
+	default:
+		return clientMessage{}, errUnknownType
+	}
+}
+
+// decodeStrict decodes exactly one JSON value from data into v, refusing
+// fields v does not have and anything after the value.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errBadFields
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errTrailingData
+	}
+	return nil
+}

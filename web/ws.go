@@ -1,0 +1,333 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"kioskd/kiosk"
+)
+
+// closeGrace is how long the writer waits for the client to answer its close
+// frame before dropping the TCP connection.
+const closeGrace = time.Second
+
+// errClientGone is the cancel cause when the reader saw the connection end.
+var errClientGone = errors.New("client closed the connection")
+
+// errShutdown is the close reason when the server stops.
+var errShutdown = &protocolError{websocket.CloseGoingAway, "server shutting down"}
+
+// serverMessage is a text message to a client.
+type serverMessage struct {
+	Type string    `json:"type"`
+	Time time.Time `json:"time,omitzero"`
+	ID   *uint32   `json:"id,omitempty"`
+	Data any       `json:"data,omitempty"`
+}
+
+// helloData is the data of the first message on a connection.
+type helloData struct {
+	Version string       `json:"version"`
+	Status  kiosk.Status `json:"status"`
+}
+
+// frameData describes the binary frames that follow it.
+type frameData struct {
+	Seq      uint64 `json:"seq"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Rotation int    `json:"rotation"`
+}
+
+// ackData acknowledges a client command.
+type ackData struct {
+	For  string `json:"for"`
+	Lang string `json:"lang,omitempty"`
+}
+
+// handleWS upgrades the request and serves one preview client until it goes
+// away, misbehaves, is too slow, or the server stops.
+//
+// Each connection has three goroutines: this handler is the only writer;
+// a reader (gorilla allows one of each); and a frame fetcher that waits on
+// Station.NextFrame when the writer asks for the next frame. The fetcher
+// never touches the socket, so the camera never waits for a client: a slow
+// client simply gets the newest frame whenever it is ready for one.
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{
+		HandshakeTimeout:  s.writeTimeout(),
+		EnableCompression: false, // JPEG does not compress; deflate costs CPU and memory
+		// checkHost has already checked Origin; this repeats it in case the
+		// handler is ever mounted without the middleware.
+		CheckOrigin: s.originAllowed,
+	}
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered with an HTTP error
+	}
+	s.mu.Lock()
+	if s.closing {
+		// Upgraded while Run was shutting down, after its wait began.
+		s.mu.Unlock()
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(errShutdown.Code, errShutdown.Reason),
+			time.Now().Add(s.writeTimeout()))
+		conn.Close()
+		return
+	}
+	s.conns[conn] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+
+	c := &client{
+		srv:     s,
+		conn:    conn,
+		replies: make(chan serverMessage, 8),
+		want:    make(chan struct{}, 1),
+		frames:  make(chan kiosk.Frame),
+	}
+	log := s.logger.With("remote", r.RemoteAddr)
+	log.Info("websocket connected")
+	start := time.Now()
+	cause := c.serve(r.Context())
+	log.Info("websocket closed", "reason", cause.Error(), "frames", c.sent, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// client is one WebSocket connection.
+type client struct {
+	srv     *Server
+	conn    *websocket.Conn
+	replies chan serverMessage // reader -> writer: answers to commands
+	want    chan struct{}      // writer -> fetcher: ready for the next frame
+	frames  chan kiosk.Frame   // fetcher -> writer
+
+	sent uint64 // frames written; writer only
+}
+
+// serve runs the connection and returns why it ended.
+func (c *client) serve(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	readerDone := make(chan struct{})
+	// The reader ends on any read error: the client left, sent something
+	// malformed, or the connection was closed below.
+	go func() {
+		defer wg.Done()
+		defer close(readerDone)
+		cancel(c.read(ctx))
+	}()
+	// The fetcher ends when ctx is done.
+	go func() {
+		defer wg.Done()
+		c.fetch(ctx)
+	}()
+
+	err := c.write(ctx)
+	if err == nil {
+		// ctx is done: the reader saw an error or a bad message, or the
+		// server is stopping.
+		err = context.Cause(ctx)
+		if parent.Err() != nil {
+			err = errShutdown
+		}
+	}
+	cancel(err)
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		// For errTooBig gorilla has sent this already; then this fails.
+		msg := websocket.FormatCloseMessage(pe.Code, pe.Reason)
+		c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.srv.writeTimeout()))
+		// Give the client a moment to answer the close frame, which the
+		// reader consumes, for a clean closing handshake.
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-readerDone:
+			t.Stop()
+			linger(c.conn.NetConn())
+		case <-t.C:
+		}
+	}
+	c.conn.Close()
+	wg.Wait()
+	return err
+}
+
+// linger half-closes nc and discards what the client still sends, for at
+// most closeGrace, so that closing does not reset the connection (the
+// kernel sends RST when unread data is left) before the client has read
+// the close frame. The reader must have stopped.
+func linger(nc net.Conn) {
+	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(closeGrace))
+	io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
+}
+
+// read is the connection's only reader. It returns the reason reading
+// stopped: a *protocolError for a bad message, otherwise errClientGone.
+func (c *client) read(ctx context.Context) error {
+	limit := c.srv.ReadLimit
+	if limit <= 0 || limit > MaxClientMessage {
+		limit = DefaultReadLimit
+	}
+	c.conn.SetReadLimit(limit)
+	alive := 2 * c.srv.pingPeriod()
+	c.conn.SetReadDeadline(time.Now().Add(alive))
+	c.conn.SetPongHandler(func(string) error {
+		return c.conn.SetReadDeadline(time.Now().Add(alive))
+	})
+	for {
+		mt, data, err := c.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				return errTooBig // gorilla has sent the close frame already
+			}
+			return errClientGone
+		}
+		c.conn.SetReadDeadline(time.Now().Add(alive))
+		m, err := parseClientMessage(mt, data)
+		if err != nil {
+			return err
+		}
+		var reply serverMessage
+		switch m.Type {
+		case clientPing:
+			reply = serverMessage{Type: serverPong, ID: &m.ID}
+		case clientHello:
+			reply = serverMessage{Type: serverAck, Data: ackData{For: clientHello, Lang: m.Lang}}
+		}
+		select {
+		case c.replies <- reply:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// fetch hands the writer the newest frame each time it asks for one.
+func (c *client) fetch(ctx context.Context) {
+	var last uint64
+	for {
+		select {
+		case <-c.want:
+		case <-ctx.Done():
+			return
+		}
+		f, err := c.srv.st.NextFrame(ctx, last)
+		if err != nil {
+			return // ctx is done
+		}
+		select {
+		case c.frames <- f:
+			last = f.Seq
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// write is the connection's only writer. It returns nil when ctx is done,
+// or the error of a failed write (a write past its deadline evicts a
+// stuck client).
+func (c *client) write(ctx context.Context) error {
+	st := c.srv.st
+	sub := st.Subscribe()
+	defer func() { sub.Close() }()
+	ping := time.NewTicker(c.srv.pingPeriod())
+	defer ping.Stop()
+
+	if err := c.writeJSON(serverMessage{Type: serverHello, Time: time.Now(),
+		Data: helloData{Version: c.srv.version, Status: st.Status()}}); err != nil {
+		return err
+	}
+	c.want <- struct{}{}
+	var meta frameData
+	haveMeta := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case f := <-c.frames:
+			if !haveMeta || f.Width != meta.Width || f.Height != meta.Height || f.Rotation != meta.Rotation {
+				haveMeta = true
+				meta = frameData{Seq: f.Seq, Width: f.Width, Height: f.Height, Rotation: f.Rotation}
+				if err := c.writeJSON(serverMessage{Type: serverFrame, Data: meta}); err != nil {
+					return err
+				}
+			}
+			c.conn.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+			if err := c.conn.WriteMessage(websocket.BinaryMessage, f.JPEG); err != nil {
+				return err
+			}
+			c.sent++
+			if c.srv.frameWritten != nil {
+				c.srv.frameWritten(f)
+			}
+			c.want <- struct{}{}
+		case ev, ok := <-sub.Events():
+			if ok {
+				if err := c.writeJSON(serverMessage{Type: ev.Type, Time: ev.Time, Data: ev.Data}); err != nil {
+					return err
+				}
+				continue
+			}
+			// The hub dropped us for falling behind: events were lost, so
+			// subscribe again and send a snapshot that replaces them.
+			if !errors.Is(sub.Err(), kiosk.ErrSlowSubscriber) {
+				return nil // closed by us; cannot happen while we run
+			}
+			sub = st.Subscribe()
+			if err := c.writeJSON(serverMessage{Type: serverStatus, Time: time.Now(), Data: st.Status()}); err != nil {
+				return err
+			}
+		case m := <-c.replies:
+			if err := c.writeJSON(m); err != nil {
+				return err
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.srv.writeTimeout())); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (c *client) writeJSON(m serverMessage) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.conn.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+	return c.conn.WriteMessage(websocket.TextMessage, b)
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout > 0 {
+		return s.WriteTimeout
+	}
+	return DefaultWriteTimeout
+}
+
+func (s *Server) pingPeriod() time.Duration {
+	if s.PingPeriod > 0 {
+		return s.PingPeriod
+	}
+	return DefaultPingPeriod
+}
