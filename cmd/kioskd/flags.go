@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// envName is the environment twin of a flag: -camera-size is KIOSK_CAMERA_SIZE.
+func envName(flagName string) string {
+	return "KIOSK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting and
+// prints its usage, with every flag's environment twin, to w.
+func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: %s\n\n", summary)
+		fs.VisitAll(func(f *flag.Flag) {
+			typ, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(w, "  -%s %s\n\t%s", f.Name, typ, usage)
+			if f.DefValue != "" {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			}
+			fmt.Fprintf(w, "\n\tenvironment: %s\n", envName(f.Name))
+		})
+	}
+	return fs
+}
+
+// parseFlags parses args, then fills each flag not given on the command line
+// from its KIOSK_* environment twin. The command line wins over the
+// environment; an invalid value in either is an error that names it.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 && fs.Name() != "check" && fs.Name() != "standardize" {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		name := envName(f.Name)
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s=%q: %v", name, v, err))
+		}
+	})
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+// usageError marks errors in how kioskd was called; main exits 2 for them.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// sizeValue is a WIDTHxHEIGHT flag.
+type sizeValue struct{ W, H int }
+
+func (s *sizeValue) String() string { return fmt.Sprintf("%dx%d", s.W, s.H) }
+
+func (s *sizeValue) Set(v string) error {
+	ws, hs, ok := strings.Cut(strings.ToLower(strings.TrimSpace(v)), "x")
+	w, errW := strconv.Atoi(ws)
+	h, errH := strconv.Atoi(hs)
+	if !ok || errW != nil || errH != nil || w < 160 || h < 120 || w > 8192 || h > 8192 {
+		return fmt.Errorf("want WIDTHxHEIGHT between 160x120 and 8192x8192, like 1920x1080")
+	}
+	s.W, s.H = w, h
+	return nil
+}
+
+// rotationValue is a clockwise mounting angle: 0, 90, 180 or 270.
+type rotationValue int
+
+func (r *rotationValue) String() string { return strconv.Itoa(int(*r)) }
+
+func (r *rotationValue) Set(v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || (n != 0 && n != 90 && n != 180 && n != 270) {
+		return fmt.Errorf("want 0, 90, 180 or 270 (degrees clockwise)")
+	}
+	*r = rotationValue(n)
+	return nil
+}
+
+// fpsValue is a frame rate between 1 and 120.
+type fpsValue float64
+
+func (f *fpsValue) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+
+func (f *fpsValue) Set(v string) error {
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || n < 1 || n > 120 {
+		return fmt.Errorf("want a frame rate between 1 and 120")
+	}
+	*f = fpsValue(n)
+	return nil
+}
+
+// listValue is a comma-separated list.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+
+func (l *listValue) Set(v string) error {
+	*l = nil
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}

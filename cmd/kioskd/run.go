@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"kioskd/camera"
+	"kioskd/camera/demo"
+	"kioskd/camera/replay"
+	"kioskd/kiosk"
+	"kioskd/kiosk/photo"
+	"kioskd/web"
+)
+
+// runConfig is the configuration of `kioskd run`.
+type runConfig struct {
+	listen       string
+	allowedHosts listValue
+	camera       string
+	cameraSize   sizeValue
+	cameraFPS    fpsValue
+	rotate       rotationValue
+	replay       string
+	replayFPS    fpsValue
+	demoFPS      fpsValue
+	photo        photoFlags
+	analysisRate float64
+	hold         time.Duration
+	countdown    time.Duration
+	logLevel     slog.Level
+}
+
+func (m *Main) parseRun(args []string) (runConfig, error) {
+	cfg := runConfig{
+		listen:     "127.0.0.1:8080",
+		camera:     "auto",
+		cameraSize: sizeValue{camera.DefaultMaxWidth, camera.DefaultMaxHeight},
+		cameraFPS:  fpsValue(camera.DefaultMinFPS),
+		replayFPS:  15,
+		demoFPS:    15,
+
+		analysisRate: kiosk.DefaultAnalysisRate,
+		hold:         photo.DefaultHold,
+		countdown:    kiosk.DefaultCountdown,
+	}
+	fs := newFlagSet("run", "kioskd [run] [FLAGS]", m.Stderr)
+	fs.StringVar(&cfg.listen, "listen", cfg.listen, "address of the operator UI; keep it on loopback unless the booth screen is another machine")
+	fs.Var(&cfg.allowedHosts, "allowed-hosts", "extra host names the UI may be reached by, comma-separated (the listen address, localhost and 127.0.0.1 always are)")
+	fs.StringVar(&cfg.camera, "camera", cfg.camera, "`auto` (the first camera, else the demo camera), demo, or a device path such as /dev/v4l/by-id/usb-...-video-index0")
+	fs.Var(&cfg.cameraSize, "camera-size", "largest camera frame size to ask for, WIDTHxHEIGHT")
+	fs.Var(&cfg.cameraFPS, "camera-fps", "lowest frame rate a camera mode must offer to be preferred")
+	fs.Var(&cfg.rotate, "camera-rotate", "how far the picture must turn clockwise to stand upright: 0, 90, 180 or 270 (for a camera mounted on its side)")
+	fs.StringVar(&cfg.replay, "replay", "", "play a folder of JPEG files or an MJPEG file instead of a camera (field debugging)")
+	fs.Var(&cfg.replayFPS, "replay-fps", "frame rate of -replay")
+	fs.Var(&cfg.demoFPS, "demo-fps", fmt.Sprintf("frame rate of the demo camera, %d to %d", demo.MinFPS, demo.MaxFPS))
+	cfg.photo.register(fs)
+	fs.Float64Var(&cfg.analysisRate, "analysis-rate", cfg.analysisRate, "frames analysed per second for the framing checks (0 turns the checks off)")
+	fs.DurationVar(&cfg.hold, "hold", cfg.hold, "how long every check must pass before the framing counts as steady")
+	fs.DurationVar(&cfg.countdown, "countdown", cfg.countdown, "the auto-capture countdown once the framing is steady")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args, m.Getenv); err != nil {
+		return cfg, err
+	}
+	switch {
+	case cfg.demoFPS < demo.MinFPS || cfg.demoFPS > demo.MaxFPS:
+		return cfg, usageError{fmt.Errorf("-demo-fps %v: want %d to %d", cfg.demoFPS.String(), demo.MinFPS, demo.MaxFPS)}
+	case cfg.analysisRate < 0 || cfg.analysisRate > 60:
+		return cfg, usageError{fmt.Errorf("-analysis-rate %g: want 0 (off) to 60 frames a second", cfg.analysisRate)}
+	case cfg.hold < 0 || cfg.hold > time.Minute:
+		return cfg, usageError{fmt.Errorf("-hold %v: want 0s to 1m", cfg.hold)}
+	case cfg.countdown <= 0 || cfg.countdown > time.Minute:
+		return cfg, usageError{fmt.Errorf("-countdown %v: want more than 0s, at most 1m", cfg.countdown)}
+	}
+	return cfg, nil
+}
+
+func (m *Main) newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// runStation is `kioskd run`: the camera, the station and the web server,
+// until ctx is cancelled or one of them fails.
+func (m *Main) runStation(ctx context.Context, args []string) error {
+	cfg, err := m.parseRun(args)
+	if err != nil {
+		return err
+	}
+	logger := m.newLogger(cfg.logLevel)
+
+	opt, err := cfg.photo.resolve()
+	if err != nil {
+		return err
+	}
+	src, err := m.openSource(cfg, logger)
+	if err != nil {
+		return err
+	}
+	st := kiosk.NewStation(src, logger)
+	st.Spec, st.Background = opt.Spec, opt.Background
+	st.AnalysisRate = cfg.analysisRate
+	if st.AnalysisRate == 0 {
+		st.AnalysisRate = -1 // off
+	}
+	st.Hold, st.Countdown = cfg.hold, cfg.countdown
+	srv := web.NewServer(st, logger)
+	srv.AllowedHosts = cfg.allowedHosts
+	addr, err := srv.Listen(cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another kioskd running? choose another address with -listen)", cfg.listen, err)
+	}
+	logger.Info("station ready", "url", "http://"+addr.String(), "version", version())
+	if m.Ready != nil {
+		m.Ready(addr)
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return st.Run(ctx) })
+	g.Go(func() error { return srv.Run(ctx) })
+	err = g.Wait()
+	logger.Info("station stopped")
+	return err
+}
+
+// openSource picks the frame source: a replay when asked for, the demo
+// camera when asked for or when no camera is present, else the V4L2 camera.
+// A camera path that is not a capture device is an error: the station
+// cannot work with it.
+func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource, error) {
+	if cfg.replay != "" {
+		src, err := replay.Open(cfg.replay)
+		if err != nil {
+			return nil, err
+		}
+		src.FPS = float64(cfg.replayFPS)
+		src.Rotation = int(cfg.rotate)
+		logger.Info("using the replay camera", "path", cfg.replay)
+		return src, nil
+	}
+	path := cfg.camera
+	switch path {
+	case "demo":
+		logger.Info("using the demo camera (asked for with -camera demo)")
+		return m.demo(cfg), nil
+	case "auto", "":
+		path = camera.AutoPath()
+		if err := camera.Probe(path); err != nil {
+			logger.Warn("no camera found: using the demo camera; plug in a USB camera or set -camera", "tried", path, "reason", probeReason(err))
+			return m.demo(cfg), nil
+		}
+	default:
+		if err := camera.Probe(path); err != nil {
+			return nil, fmt.Errorf("camera: %w (or run without a camera: -camera demo)", err)
+		}
+	}
+	dev := camera.NewDevice(path, logger)
+	dev.MaxWidth, dev.MaxHeight = cfg.cameraSize.W, cfg.cameraSize.H
+	dev.MinFPS = int(cfg.cameraFPS)
+	dev.Rotation = int(cfg.rotate)
+	logger.Info("using the camera", "device", path)
+	return dev, nil
+}
+
+func (m *Main) demo(cfg runConfig) kiosk.FrameSource {
+	s := demo.NewScene()
+	s.FPS = float64(cfg.demoFPS)
+	return s
+}
+
+func probeReason(err error) string {
+	if errors.Is(err, os.ErrNotExist) {
+		return "no such device"
+	}
+	return err.Error()
+}
+
+// devices is `kioskd devices`: the cameras with their modes.
+func (m *Main) devices(ctx context.Context, args []string) error {
+	fs := newFlagSet("devices", "kioskd devices", m.Stderr)
+	if err := parseFlags(fs, args, m.Getenv); err != nil {
+		return err
+	}
+	devs, err := camera.ListDevices()
+	if err != nil {
+		return fmt.Errorf("list cameras: %w", err)
+	}
+	return camera.WriteDevices(m.Stdout, devs)
+}
