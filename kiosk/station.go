@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -65,6 +66,29 @@ type Station struct {
 
 	lastFeedback    *Feedback
 	lastAnalysisLog time.Time
+	beat            time.Time // last tick of the stats loop
+}
+
+// ErrStalled is what Healthy reports when the station's loop has stopped
+// making progress.
+var ErrStalled = errors.New("station loop stalled")
+
+// Healthy reports whether the station's own loop is making progress (its
+// stats ticker ran within the last three intervals), for a service
+// watchdog. A camera that is unplugged does not make the station unhealthy:
+// the station is reconnecting it, and says so.
+func (s *Station) Healthy() error {
+	interval := s.StatsInterval
+	if interval <= 0 {
+		interval = DefaultStatsInterval
+	}
+	s.mu.Lock()
+	beat := s.beat
+	s.mu.Unlock()
+	if since := time.Since(beat); since > 3*interval {
+		return fmt.Errorf("%w: no progress for %v", ErrStalled, since.Round(time.Millisecond))
+	}
+	return nil
 }
 
 // NewStation returns a Station that will read frames from src.
@@ -74,6 +98,7 @@ func NewStation(src FrameSource, logger *slog.Logger) *Station {
 		logger: logger.With("component", "station"),
 		frames: newNewest(),
 		camera: CameraStatus{State: CameraStarting, Since: time.Now()},
+		beat:   time.Now(),
 	}
 }
 
@@ -120,6 +145,7 @@ func (s *Station) statsLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			s.mu.Lock()
+			s.beat = now
 			n := s.seq
 			s.stats.Frames = n
 			s.stats.FPS = float64(n-last) / now.Sub(lastAt).Seconds()

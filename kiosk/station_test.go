@@ -193,3 +193,24 @@ func TestNextFrameCancel(t *testing.T) {
 		t.Fatalf("NextFrame on a cancelled context = %v; want context.Canceled", err)
 	}
 }
+
+func TestStationHealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := kiosk.NewStation(&scriptSource{every: time.Second}, discard())
+		if err := st.Healthy(); err != nil {
+			t.Fatalf("Healthy() of a new station = %v; want nil", err)
+		}
+		time.Sleep(4 * time.Second) // not running: no progress
+		if err := st.Healthy(); !errors.Is(err, kiosk.ErrStalled) {
+			t.Fatalf("Healthy() after 4 s without Run = %v; want ErrStalled", err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		go st.Run(ctx)
+		time.Sleep(1500 * time.Millisecond)
+		if err := st.Healthy(); err != nil {
+			t.Errorf("Healthy() of a running station = %v; want nil", err)
+		}
+		cancel()
+		synctest.Wait()
+	})
+}

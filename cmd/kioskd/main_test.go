@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -258,5 +259,33 @@ func TestDevicesCommand(t *testing.T) {
 	}
 	if stdout.String() == "" {
 		t.Error("devices printed nothing; want the cameras or a message that there are none")
+	}
+}
+
+func TestRunNotifiesSystemd(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _, stop := startStation(t, []string{"-listen", "127.0.0.1:0", "-camera", "demo"}, map[string]string{"NOTIFY_SOCKET": sock})
+	read := func() string {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no sd_notify datagram: %v", err)
+		}
+		return string(buf[:n])
+	}
+	if msg := read(); !strings.Contains(msg, "READY=1") {
+		t.Errorf("first datagram %q; want READY=1", msg)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if msg := read(); !strings.Contains(msg, "STOPPING=1") {
+		t.Errorf("datagram on shutdown %q; want STOPPING=1", msg)
 	}
 }

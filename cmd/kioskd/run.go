@@ -119,9 +119,23 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 		m.Ready(addr)
 	}
 
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return st.Run(ctx) })
-	g.Go(func() error { return srv.Run(ctx) })
+	// Under systemd (Type=notify): READY=1 now that the listener is up and
+	// the camera is being opened (READY does not wait for a first frame: an
+	// unplugged camera is a state the UI shows, not a failed start), watchdog
+	// pings while the station's loop makes progress, STOPPING=1 on the way out.
+	notify := NewSDNotifier(m.Getenv, os.Getpid())
+	notify.Healthy = st.Healthy
+	notify.Logger = logger
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return st.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return notify.RunWatchdog(gctx) })
+	if err := notify.Ready("serving " + "http://" + addr.String()); err != nil {
+		logger.Warn("tell systemd ready", "err", err)
+	}
+	<-gctx.Done()
+	notify.Stopping("shutting down")
 	err = g.Wait()
 	logger.Info("station stopped")
 	return err
