@@ -81,7 +81,8 @@ type Report struct {
 	// InputChecks are the live checks of the frame; the subject's own
 	// state (eyes, mouth, pose, clothes) is the capture flow's gate.
 	InputChecks []CheckResult `json:"input_checks"`
-	// OutputChecks are the same live checks run on the output photo.
+	// OutputChecks are the same live checks run on the output photo
+	// (without framing and resolution, which are about camera frames).
 	OutputChecks []CheckResult `json:"output_checks,omitempty"`
 }
 
@@ -236,6 +237,7 @@ func (a *Analyzer) Standardize(img image.Image, opt StandardizeOptions) (Result,
 		return Result{}, err
 	}
 	rep.Plan = plan
+	rep.Plan.round()
 
 	out, err := renderCrop(img, opt.Rotation, plan.Crop, spec.Width, spec.Height)
 	if err != nil {
@@ -407,7 +409,13 @@ func (a *Analyzer) prove(res *Result, spec Spec, mode Background, win sizeWindow
 		add(ProofFaceCount, false, 0, 1, 1, err.Error())
 		return failed()
 	}
-	rep.OutputChecks = an.Checks
+	// framing and resolution are about a camera frame: on the output
+	// (crop = the whole photo, scale about 1) they mean nothing.
+	for _, c := range an.Checks {
+		if c.ID != CheckFraming && c.ID != CheckResolution {
+			rep.OutputChecks = append(rep.OutputChecks, c)
+		}
+	}
 	add(ProofFaceCount, an.Faces == 1, float64(an.Faces), 1, 1, "")
 	if an.Faces >= 1 {
 		g := an.Geometry
