@@ -146,6 +146,9 @@ func (s *Station) analyseLoop(ctx context.Context, an *photo.Analyzer) {
 		}
 		last = f.Seq
 		started := time.Now()
+		if s.restartFraming.Swap(false) {
+			ready.Reset()
+		}
 
 		fb := Feedback{Seq: f.Seq, FrameTime: f.Time, Spec: info, Background: string(bg), HoldMS: hold.Milliseconds()}
 		a, err := an.AnalyzeBytes(f.JPEG, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
@@ -161,8 +164,14 @@ func (s *Station) analyseLoop(ctx context.Context, an *photo.Analyzer) {
 		now := time.Now()
 		fb.LatencyMS = float64(now.Sub(f.Time).Microseconds()) / 1000
 		s.hub.Publish(Event{Type: EventFeedback, Time: now, Data: fb})
-		if c, ok := cd.update(f.Time, fb.Steady); ok {
+		if c, ok := cd.update(f.Time, fb.Steady && !s.inReview()); ok {
 			s.hub.Publish(Event{Type: EventCountdown, Time: now, Data: c})
+			if c.State == CountdownDone && s.AutoCapture {
+				select {
+				case s.autoCapture <- struct{}{}:
+				default: // one is already asked for
+				}
+			}
 		}
 		s.mu.Lock()
 		s.lastFeedback = &fb

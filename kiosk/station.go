@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kioskd/kiosk/photo"
@@ -31,6 +32,10 @@ type Status struct {
 	Stats  Stats        `json:"stats"`
 	// Feedback is the newest framing verdict; nil before the first.
 	Feedback *Feedback `json:"feedback,omitempty"`
+	// Review is the capture waiting for the student, if any.
+	Review *Capture `json:"review,omitempty"`
+	// Calibration is the booth's calibration and the wall's drift.
+	Calibration CalibrationStatus `json:"calibration"`
 }
 
 // Station runs the booth's live loop: it takes frames from its FrameSource,
@@ -53,6 +58,17 @@ type Station struct {
 	// Countdown is the auto-capture countdown once steady;
 	// DefaultCountdown if 0.
 	Countdown time.Duration
+	// AutoCapture makes the station capture by itself when the countdown
+	// ends (unless a capture is waiting for review).
+	AutoCapture bool
+	// RecentFrames is how many of the newest frames a capture chooses
+	// from; DefaultRecentFrames if 0.
+	RecentFrames int
+	// StateDir is where the calibration is kept; none is kept if empty.
+	StateDir string
+	// Camera, if set, locks the camera's exposure and white balance when
+	// the booth is calibrated.
+	Camera CameraLocker
 
 	src    FrameSource
 	logger *slog.Logger
@@ -67,6 +83,21 @@ type Station struct {
 	lastFeedback    *Feedback
 	lastAnalysisLog time.Time
 	beat            time.Time // last tick of the stats loop
+
+	recent      []Frame // the newest frames, oldest first
+	captureSeq  uint64
+	review      *captured // the capture waiting for the student, if any
+	calibration *Calibration
+	drift       float64 // wall colour now against the calibration (CIEDE2000)
+
+	// capturing is a one-slot semaphore: one capture or calibration at a
+	// time; it also guards captureAnalyzer.
+	capturing       chan struct{}
+	captureAnalyzer *photo.Analyzer
+	// autoCapture asks the auto-capture loop for a capture (one slot).
+	autoCapture chan struct{}
+	// restartFraming tells the analysis loop to start the hold over.
+	restartFraming atomic.Bool
 }
 
 // ErrStalled is what Healthy reports when the station's loop has stopped
@@ -99,6 +130,9 @@ func NewStation(src FrameSource, logger *slog.Logger) *Station {
 		frames: newNewest(),
 		camera: CameraStatus{State: CameraStarting, Since: time.Now()},
 		beat:   time.Now(),
+
+		capturing:   make(chan struct{}, 1),
+		autoCapture: make(chan struct{}, 1),
 	}
 }
 
@@ -112,15 +146,28 @@ func (s *Station) Run(ctx context.Context) error {
 			return fmt.Errorf("start the framing analysis: %w", err)
 		}
 	}
+	if s.StateDir != "" {
+		cal, err := loadCalibration(s.StateDir)
+		if err != nil {
+			// Not fatal: the booth works uncalibrated, and the UI says so.
+			s.logger.Warn("calibration not loaded; calibrate the booth again", "err", err)
+		}
+		s.mu.Lock()
+		s.calibration = cal
+		s.mu.Unlock()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// The stats and analysis loops exit when ctx is cancelled: by our
+	// The stats, analysis and auto-capture loops exit when ctx is cancelled: by our
 	// caller, or by the cancel below once the source has returned.
 	var wg sync.WaitGroup
 	wg.Go(func() { s.statsLoop(ctx) })
 	if an != nil {
 		wg.Go(func() { s.analyseLoop(ctx, an) })
+	}
+	if s.AutoCapture {
+		wg.Go(func() { s.autoCaptureLoop(ctx) })
 	}
 	err := s.src.Run(ctx, s)
 	cancel()
@@ -153,6 +200,7 @@ func (s *Station) statsLoop(ctx context.Context) {
 			s.mu.Unlock()
 			last, lastAt = n, now
 			s.hub.Publish(Event{Type: EventStats, Time: now, Data: st})
+			s.measureDrift(s.frames.get())
 		}
 	}
 }
@@ -172,6 +220,7 @@ func (s *Station) PutFrame(f Frame) {
 	s.stats.Width, s.stats.Height = w, h
 	// put under s.mu so that frames enter the slot in Seq order.
 	s.frames.put(f)
+	s.recordRecent(f)
 	s.mu.Unlock()
 }
 
@@ -205,7 +254,13 @@ func (s *Station) Subscribe() *Subscription { return s.hub.Subscribe() }
 
 // Status returns the station's current state.
 func (s *Station) Status() Status {
+	cal := s.calibrationStatus()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Status{Camera: s.camera, Stats: s.stats, Feedback: s.lastFeedback}
+	st := Status{Camera: s.camera, Stats: s.stats, Feedback: s.lastFeedback, Calibration: cal}
+	if s.review != nil {
+		c := s.review.Capture
+		st.Review = &c
+	}
+	return st
 }
