@@ -134,17 +134,36 @@ func eval[T any](t *testing.T, tab context.Context, expr string) T {
 	return v
 }
 
-// waitFor waits until the JavaScript condition holds in tab.
+// waitFor waits until the JavaScript condition holds in tab. A poll that
+// fails because the page was replaced under it (a reload, a navigation) is
+// started again in the new page.
 func waitFor(t *testing.T, tab context.Context, cond string, timeout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, timeout+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond,
-		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(25*time.Millisecond)))
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond,
+			chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(25*time.Millisecond)))
+		if err == nil || !contextLost(err) || time.Until(deadline) < 50*time.Millisecond {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err != nil {
 		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.kiosk)`))
 		t.Fatalf("waiting %v for %s: %v\nwindow.kiosk = %s", timeout, cond, err, state)
 	}
+}
+
+// contextLost reports whether err says the page's JavaScript context went
+// away while an evaluation ran in it.
+func contextLost(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Cannot find context with specified id") ||
+		strings.Contains(s, "Execution context was destroyed") ||
+		strings.Contains(s, "Inspected target navigated or closed")
 }
 
 // textOf returns the text of the element with the given id.

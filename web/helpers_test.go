@@ -111,6 +111,7 @@ type harnessOptions struct {
 	configure     func(*web.Server)                // applied before Run
 	wrap          func(*kiosk.Station) web.Station // stands between server and station
 	statsInterval time.Duration                    // 50 ms if 0
+	analysis      bool                             // run the framing analysis (off: the tests here are about transport)
 }
 
 func startHarness(t testing.TB, src kiosk.FrameSource, o harnessOptions) *harness {
@@ -118,6 +119,9 @@ func startHarness(t testing.TB, src kiosk.FrameSource, o harnessOptions) *harnes
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st := kiosk.NewStation(src, logger)
 	st.StatsInterval = 50 * time.Millisecond
+	if !o.analysis {
+		st.AnalysisRate = -1
+	}
 	if o.statsInterval > 0 {
 		st.StatsInterval = o.statsInterval
 	}

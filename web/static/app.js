@@ -34,6 +34,7 @@ const kiosk = {
   verdict: "waiting", // the card's state: waiting|error|fail|warn|hold|ready
   verdictTitle: "", // what the card says in big type
   checklist: [], // [{id, status}] in the order shown
+  checklistChanges: 0, // how often that list (order or a status) changed
   countdown: null, // {state, remainingMs, shown, number, flashes}
   overlay: null, // {draws, guides, crop: [x, y, w, h] canvas px, colour}
 };
@@ -224,8 +225,13 @@ function render() {
   text("cam-rotation", kiosk.frame ? i18n.t("degrees", { n: kiosk.frame.rotation }) : "");
   text("cam-frames", stats.frames);
   text("cam-since", cam.since ? formatTime(cam.since) : "");
-  const summary = [cam.state ? i18n.t(stateKeys[cam.state] ?? "stateStarting") : "", stats.fps !== undefined && live ? `${stats.fps.toFixed(1)} fps` : ""];
-  $("camera-summary").textContent = summary.filter(Boolean).join(" · ");
+  const summary = [
+    cam.state ? i18n.t(stateKeys[cam.state] ?? "stateStarting") : "",
+    live && stats.fps !== undefined ? `${stats.fps.toFixed(1)} fps` : "",
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  if ($("camera-summary").textContent !== summary) $("camera-summary").textContent = summary;
   text("version", kiosk.version);
   $("lang-toggle").lang = i18n.lang() === "zh-CN" ? "en" : "zh-CN";
   renderConnection();
@@ -268,16 +274,19 @@ function renderFraming() {
   kiosk.verdict = st.verdict;
   kiosk.verdictTitle = st.title;
   kiosk.checklist = st.checklist;
+  kiosk.checklistChanges = st.changes;
   kiosk.countdown = ring.state();
   kiosk.overlay = { draws: overlay.draws, guides: overlay.guides, crop: overlay.crop, colour: overlay.cropColour };
 }
 
 // Feedback that stops coming goes stale: the panel says it is waiting, the
 // overlay clears, and a countdown whose messages stopped hides.
+let wasFresh = false;
 setInterval(() => {
   ring.tick();
-  if (framing.fb && !framing.fresh()) renderFraming();
-  else if (kiosk.countdown?.shown !== ring.state().shown) renderFraming();
+  const fresh = framing.fresh() !== null;
+  if (fresh !== wasFresh || kiosk.countdown?.shown !== ring.state().shown) renderFraming();
+  wasFresh = fresh;
 }, 250);
 
 const handlers = {

@@ -54,7 +54,7 @@ export const DEFAULT_SETTLE_MS = 250;
 export class CheckBoard {
   constructor(settleMs = DEFAULT_SETTLE_MS) {
     this.settleMs = settleMs;
-    this.items = new Map(); // id -> {shown, result, pending, since}
+    this.items = new Map(); // id -> {shown, result, pending, pendingResult, since}
   }
 
   // update takes the checks of one feedback, received at now (ms), and
@@ -65,7 +65,7 @@ export class CheckBoard {
     for (const c of checks ?? []) {
       if (!NAME_KEYS[c.id] || !STATUSES.includes(c.status)) continue; // unknown: ignore
       seen.add(c.id);
-      let it = this.items.get(c.id);
+      const it = this.items.get(c.id);
       if (!it) {
         this.items.set(c.id, { shown: c.status, result: c, pending: null, since: 0 });
         changed = true;

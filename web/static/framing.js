@@ -64,6 +64,8 @@ export class FramingPanel {
       this.rows.set(id, { li, icon, name, value, hint, order: -1 });
     }
     this.view = { state: "waiting", title: "", rows: [] };
+    this.shownKey = ""; // the list as last shown, "id:status,..."
+    this.changes = 0; // how often the list as shown has changed
   }
 
   // feedback takes one Feedback (the data of a "feedback" message).
@@ -122,8 +124,11 @@ export class FramingPanel {
     const cd = this.cd;
     if (fb.steady) {
       let sub = i18n.t("verdictReadySub");
-      if (cd?.state === "running") sub = i18n.t("verdictCountdown", { s: Math.max(1, Math.ceil(cd.remaining_ms / 1000)) });
-      else if (cd?.state === "done") sub = i18n.t("verdictDone");
+      if (cd?.state === "running") {
+        sub = i18n.t("verdictCountdown", { s: Math.max(1, Math.ceil(cd.remaining_ms / 1000)) });
+      } else if (cd?.state === "done") {
+        sub = i18n.t("verdictDone");
+      }
       return { ...v, state: "ready", title: i18n.t("verdictReady"), sub, bar: 1 };
     }
     const bad = rows.filter((r) => r.status === "fail" || r.status === "warn");
@@ -171,6 +176,11 @@ export class FramingPanel {
       setText(row.hint, hint);
     }
     this.view = v;
+    const key = v.rows.map((r) => `${r.id}:${r.status}`).join(",");
+    if (key !== this.shownKey) {
+      this.shownKey = key;
+      this.changes++;
+    }
   }
 
   // state is what window.kiosk exposes: the verdict and the list in the
@@ -180,6 +190,7 @@ export class FramingPanel {
       verdict: this.view.state,
       title: this.view.title,
       checklist: this.view.rows.map((r) => ({ id: r.id, status: r.status })),
+      changes: this.changes,
     };
   }
 }

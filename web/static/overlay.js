@@ -26,6 +26,7 @@ const COLOURS = {
 };
 const BAND_FILL = "rgba(120, 200, 255, 0.16)";
 const BAND_EDGE = "rgba(160, 220, 255, 0.75)";
+const CENTRE = "rgba(160, 220, 255, 0.55)";
 const DIM = "rgba(6, 8, 10, 0.38)";
 
 // worst returns the worse of two check statuses.
@@ -164,7 +165,7 @@ export class Overlay {
 
     // The centre line.
     if (cl > 0) {
-      ctx.strokeStyle = BAND_EDGE;
+      ctx.strokeStyle = CENTRE;
       ctx.lineWidth = line;
       ctx.setLineDash([6 * dpr, 6 * dpr]);
       ctx.beginPath();
@@ -203,13 +204,15 @@ export class Overlay {
     }
 
     // Labels on the bands, inside the crop window at its right edge as
-    // seen on screen.
+    // seen on screen (or the picture's edge, where the window sticks out).
     const fontPx = Math.round(13 * dpr);
     ctx.font = `600 ${fontPx}px "Noto Sans CJK SC", "Source Han Sans SC", system-ui, sans-serif`;
     ctx.textBaseline = "middle";
     const pad = 6 * dpr;
-    if (crown) this.label(this.labels.crown, cx, cx + cw, (crown[0] + crown[1]) / 2, pad);
-    if (eyes) this.label(this.labels.eyes, cx, cx + cw, (eyes[0] + eyes[1]) / 2, pad);
+    const l = Math.max(cx, 0); // the crop's sides, where they are on the canvas
+    const r = Math.min(cx + cw, W);
+    if (crown) this.label(this.labels.crown, l, r, (crown[0] + crown[1]) / 2, pad);
+    if (eyes) this.label(this.labels.eyes, l, r, (eyes[0] + eyes[1]) / 2, pad);
 
     this.guides = true;
     this.crop = [cx, cy, cw, ch].map((v) => Math.round(v * 100) / 100);
