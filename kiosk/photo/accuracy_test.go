@@ -147,8 +147,9 @@ const accuracyNotes = `
   heads as often as the table says. Yaw and pitch come from one landmark
   (the nose tip against the pupils and the lip line) and an assumed nose
   depth; between the limit and 2.5 times it they warn rather than fail.
-- pigo's pupil search is randomised (about +/-1 px), so a rerun can move a
-  borderline frame; the fixed seeds fix the composition, not the detector.
+- The pupil and landmark searches start from a fixed pattern of windows, so
+  a rerun gives the same table; a different pattern (or pigo's random one)
+  moves the points by about 1 px, which can flip a borderline frame.
 - The "good" frames sit in a narrow window at 1280x720: with a landscape
   720p camera the face must be 220-247 px wide for the crop window to fit
   and to need no upscaling (PHOTO-SPEC.md, booth hardware).

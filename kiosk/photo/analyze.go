@@ -44,6 +44,7 @@ type Analyzer struct {
 	cellScratch   []cellStat
 	prof          []float64
 	patch         []float64
+	tmp           []float32 // landmark searches
 }
 
 type cellStat struct {

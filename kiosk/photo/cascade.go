@@ -30,11 +30,11 @@ var (
 // unpacking and safe to share between goroutines and Analyzers.
 type cascadeSet struct {
 	face  *pigo.Pigo
-	pupil *pigo.PuplocCascade
-	nose  *pigo.PuplocCascade
-	lip   *pigo.PuplocCascade
-	lower *pigo.PuplocCascade
-	mouth *pigo.PuplocCascade
+	pupil *flpCascade
+	nose  *flpCascade
+	lip   *flpCascade
+	lower *flpCascade
+	mouth *flpCascade
 }
 
 // cascades unpacks the embedded cascades once per process (about 30 ms)
@@ -51,7 +51,7 @@ var cascades = sync.OnceValues(func() (cs *cascadeSet, err error) {
 		return nil, fmt.Errorf("unpack facefinder: %w", err)
 	}
 	for _, c := range []struct {
-		dst  **pigo.PuplocCascade
+		dst  **flpCascade
 		data []byte
 		name string
 	}{
@@ -61,7 +61,7 @@ var cascades = sync.OnceValues(func() (cs *cascadeSet, err error) {
 		{&cs.lower, lp82Data, "lp82"},
 		{&cs.mouth, lp84Data, "lp84"},
 	} {
-		if *c.dst, err = pigo.NewPuplocCascade().UnpackCascade(c.data); err != nil {
+		if *c.dst, err = unpackFLP(c.data); err != nil {
 			return nil, fmt.Errorf("unpack %s: %w", c.name, err)
 		}
 	}

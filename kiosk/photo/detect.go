@@ -20,7 +20,6 @@ const (
 	// parameters real faces score in the hundreds (calibrated on the
 	// composed frames, see TestDetectionScores).
 	DefaultMinFaceQ = 30
-	puplocPerturbs  = 63 // the only value that works (pigo puploc bug)
 )
 
 // face is one detection in upright frame pixels.
@@ -85,26 +84,24 @@ func (a *Analyzer) detectFaces(p *pixels, minQ float64) []face {
 // glare, strong side light), in which case the eyes are placed where they
 // sit in an average face box and EyesFound stays false.
 func (a *Analyzer) locate(p *pixels, f face, g *Geometry) {
-	img := pigo.ImageParams{Pixels: p.gray, Rows: p.h, Cols: p.w, Dim: p.stride}
+	im := p.plane()
 	s := f.side
-	l := a.cs.pupil.RunDetector(pigo.Puploc{Row: int(f.y - 0.075*s), Col: int(f.x - 0.175*s), Scale: float32(0.25 * s), Perturbs: puplocPerturbs}, img, 0, false)
-	r := a.cs.pupil.RunDetector(pigo.Puploc{Row: int(f.y - 0.075*s), Col: int(f.x + 0.185*s), Scale: float32(0.25 * s), Perturbs: puplocPerturbs}, img, 0, false)
-	lp := Point{float64(l.Col), float64(l.Row)}
-	rp := Point{float64(r.Col), float64(r.Row)}
+	// The pupil search windows: pigo's proportions of the face box.
+	lp, tmp := a.cs.pupil.search(im, float32(f.y-0.075*s), float32(f.x-0.175*s), float32(0.25*s), false, a.tmp)
+	rp, tmp := a.cs.pupil.search(im, float32(f.y-0.075*s), float32(f.x+0.185*s), float32(0.25*s), false, tmp)
 	g.EyesFound = plausiblePupils(lp, rp, f) && darkPupil(p, lp, rp) && darkPupil(p, rp, lp)
 	if !g.EyesFound {
 		lp = Point{f.x - 0.18*s, f.y - 0.075*s}
 		rp = Point{f.x + 0.18*s, f.y - 0.075*s}
-		l = &pigo.Puploc{Row: int(lp.Y), Col: int(lp.X)}
-		r = &pigo.Puploc{Row: int(rp.Y), Col: int(rp.X)}
 	}
 	g.Pupils = [2]Point{lp, rp}
-	pt := func(c *pigo.PuplocCascade, flip bool) Point {
-		q := c.GetLandmarkPoint(l, r, img, puplocPerturbs, flip)
-		return Point{float64(q.Col), float64(q.Row)}
+	pt := func(c *flpCascade, flip bool) Point {
+		var q Point
+		q, tmp = c.landmark(im, lp, rp, flip, tmp)
+		return q
 	}
-	// Each landmark costs about 1 ms (63 perturbations): the live loop
-	// locates only the two the checks use; Full adds the mouth outline.
+	// The live loop locates only the two landmarks the checks use; Full
+	// adds the mouth outline.
 	g.Landmarks = Landmarks{
 		NoseTip:  pt(a.cs.nose, false),
 		UpperLip: pt(a.cs.lip, false),
@@ -114,6 +111,7 @@ func (a *Analyzer) locate(p *pixels, f face, g *Geometry) {
 		g.Landmarks.MouthLeft = ptPtr(pt(a.cs.mouth, false))
 		g.Landmarks.MouthRight = ptPtr(pt(a.cs.mouth, true))
 	}
+	a.tmp = tmp
 }
 
 // plausiblePupils: inter-pupil distance 0.25-0.5 of the box side, both

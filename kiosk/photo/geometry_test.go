@@ -17,8 +17,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestGoodGeometry compares the good frame's geometry with the ground truth
-// of the composition and with the golden JSON (tolerances, since pigo's
-// pupil search is randomised: about +/-1 px).
+// of the composition and with the golden JSON (with tolerances: the
+// cascades place the pupils within about 1 px, and the golden file must
+// survive small changes to the search).
 func TestGoodGeometry(t *testing.T) {
 	p, _ := fixtures(t)
 	a := newAnalyzer(t)

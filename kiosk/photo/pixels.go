@@ -132,6 +132,11 @@ func (p *pixels) fillLuma() {
 	}
 }
 
+// plane returns the upright luma plane for the cascades.
+func (p *pixels) plane() plane {
+	return plane{pix: p.gray, stride: p.stride, w: p.w, h: p.h}
+}
+
 // luma is the BT.601 luma of an sRGB colour, as JPEG's Y.
 func luma(r, g, b uint8) uint8 {
 	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
