@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 
 	"kioskd/kiosk/photo"
 )
@@ -100,17 +98,9 @@ func (m *Main) check(ctx context.Context, args []string) error {
 }
 
 func analyseFile(an *photo.Analyzer, name string, opt photo.Options) (photo.Analysis, error) {
-	f, err := os.Open(name)
+	b, err := readStill(name)
 	if err != nil {
 		return photo.Analysis{}, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxStillBytes+1))
-	if err != nil {
-		return photo.Analysis{}, fmt.Errorf("read %s: %w", name, err)
-	}
-	if len(b) > maxStillBytes {
-		return photo.Analysis{}, fmt.Errorf("%s: larger than %d MiB; not a camera frame", name, maxStillBytes>>20)
 	}
 	a, err := an.AnalyzeBytes(b, opt)
 	if err != nil {

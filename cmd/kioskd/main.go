@@ -2,6 +2,7 @@
 //
 //	kioskd [run]    the station daemon (the default)
 //	kioskd check    analyse still frames as the live loop would (JSON lines)
+//	kioskd standardize  make the spec's photo from frames, with its proof
 //	kioskd devices  list the V4L2 cameras with their formats, sizes and rates
 //	kioskd version  print the version
 //
@@ -39,12 +40,17 @@ func main() {
 }
 
 // exitCode reports err and maps it to the process's exit code: 0 for
-// success (and -h), 2 for a usage error, 1 for any other failure.
+// success (and -h), 2 for a usage error, the code of an exitError, 1 for
+// any other failure.
 func exitCode(w io.Writer, err error) int {
 	var ue usageError
+	var ee exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &ee):
+		fmt.Fprintf(w, "kioskd: %v\n", err)
+		return ee.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(w, "kioskd: %v\n(run 'kioskd help' for the commands, 'kioskd COMMAND -h' for their flags)\n", err)
 		return 2
@@ -83,6 +89,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runStation(ctx, rest)
 	case "check":
 		return m.check(ctx, rest)
+	case "standardize":
+		return m.standardize(ctx, rest)
 	case "devices":
 		return m.devices(ctx, rest)
 	case "version":
@@ -104,6 +112,7 @@ usage: kioskd [COMMAND] [FLAGS]
 commands:
   run       run the station (the default): camera, live preview at http://127.0.0.1:8080
   check     analyse photos as the live framing checks would: one JSON line per file
+  standardize  turn frames into the spec's photo (480x640 JPEG, 300 dpi, 30-40 KB) with a JSON proof
   devices   list the cameras (V4L2 devices) with their formats, sizes and frame rates
   version   print the version
   help      print this text
