@@ -278,3 +278,35 @@ func TestCalibrate(t *testing.T) {
 		t.Errorf("reloaded calibration = %+v; want the saved one from %v", c, cs.Time)
 	}
 }
+
+func TestCalibrationFilesDamaged(t *testing.T) {
+	plate := demoFrame(t, 500*time.Millisecond)
+	for name, files := range map[string]map[string][]byte{
+		"not JSON":        {"calibration.json": []byte("{\"time\": 12"), "clean-plate.jpg": plate.JPEG},
+		"plate missing":   {"calibration.json": []byte(`{"time":"2026-01-02T03:04:05Z","width":1280,"height":720}`)},
+		"plate garbage":   {"calibration.json": []byte(`{"time":"2026-01-02T03:04:05Z","width":1280,"height":720}`), "clean-plate.jpg": []byte("\xff\xd8junk")},
+		"size mismatch":   {"calibration.json": []byte(`{"time":"2026-01-02T03:04:05Z","width":640,"height":480}`), "clean-plate.jpg": plate.JPEG},
+		"wrong JSON type": {"calibration.json": []byte(`[1,2,3]`), "clean-plate.jpg": plate.JPEG},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for f, b := range files {
+				if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := kiosk.NewStation(&loopSource{f: plate}, discard())
+			st.AnalysisRate = -1
+			st.StateDir = dir
+			runStation(t, st)
+			waitFrames(t, st) // the station runs, uncalibrated
+			if c := st.Status().Calibration; c.Calibrated {
+				t.Errorf("calibrated from damaged files: %+v", c)
+			}
+			// The files are left for the operator to look at, not deleted.
+			if _, err := os.Stat(filepath.Join(dir, "calibration.json")); err != nil {
+				t.Errorf("calibration.json removed: %v", err)
+			}
+		})
+	}
+}

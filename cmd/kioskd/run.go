@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -33,6 +35,8 @@ type runConfig struct {
 	analysisRate float64
 	hold         time.Duration
 	countdown    time.Duration
+	autoCapture  bool
+	stateDir     string
 	logLevel     slog.Level
 }
 
@@ -63,6 +67,8 @@ func (m *Main) parseRun(args []string) (runConfig, error) {
 	fs.Float64Var(&cfg.analysisRate, "analysis-rate", cfg.analysisRate, "frames analysed per second for the framing checks (0 turns the checks off)")
 	fs.DurationVar(&cfg.hold, "hold", cfg.hold, "how long every check must pass before the framing counts as steady")
 	fs.DurationVar(&cfg.countdown, "countdown", cfg.countdown, "the auto-capture countdown once the framing is steady")
+	fs.BoolVar(&cfg.autoCapture, "auto-capture", false, "capture by itself when the countdown ends (the operator can always capture with the button)")
+	fs.StringVar(&cfg.stateDir, "state-dir", cfg.stateDir, "folder for the station's state (the booth calibration); if empty, $STATE_DIRECTORY (set by systemd for the service), else $XDG_STATE_HOME/kioskd, else ~/.local/state/kioskd")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args, m.Getenv); err != nil {
 		return cfg, err
@@ -108,6 +114,15 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 		st.AnalysisRate = -1 // off
 	}
 	st.Hold, st.Countdown = cfg.hold, cfg.countdown
+	st.AutoCapture = cfg.autoCapture
+	st.StateDir = cfg.stateDir
+	if st.StateDir == "" {
+		st.StateDir = defaultStateDir(m.Getenv)
+	}
+	logger.Info("state folder", "path", st.StateDir)
+	if locker, ok := src.(kiosk.CameraLocker); ok {
+		st.Camera = locker
+	}
 	srv := web.NewServer(st, logger)
 	srv.AllowedHosts = cfg.allowedHosts
 	addr, err := srv.Listen(cfg.listen)
@@ -178,6 +193,21 @@ func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource
 	dev.Rotation = int(cfg.rotate)
 	logger.Info("using the camera", "device", path)
 	return dev, nil
+}
+
+// defaultStateDir is systemd's StateDirectory when kioskd runs as the
+// service, else the user's XDG state folder.
+func defaultStateDir(getenv func(string) string) string {
+	if d, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "kioskd")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "kioskd")
+	}
+	return "kioskd-state"
 }
 
 func (m *Main) demo(cfg runConfig) kiosk.FrameSource {
