@@ -131,6 +131,9 @@ type BackgroundMeasures struct {
 	L      float64 `json:"l"`
 	DeltaE float64 `json:"delta_e"`
 	Cells  int     `json:"cells"`
+	// RGB is the median colour of the wall cells (0..255), zero when no
+	// cell was measured.
+	RGB [3]float64 `json:"rgb"`
 }
 
 // ClothingMeasures describe the clothes on the shoulders, below the chin.
@@ -138,7 +141,11 @@ type ClothingMeasures struct {
 	DeltaE  float64 `json:"delta_e"`  // CIEDE2000 to the spec's background colour
 	HueDiff float64 `json:"hue_diff"` // degrees from the background's hue
 	Chroma  float64 `json:"chroma"`   // C*ab of the clothes
-	Seen    bool    `json:"seen"`     // false when the frame ends above the shoulders
+	// WallDeltaE is the CIEDE2000 distance to the wall measured in this
+	// frame (-1 when the wall was not measured): in replace mode clothes
+	// as light as the wall would be cut away with it.
+	WallDeltaE float64 `json:"wall_delta_e"`
+	Seen       bool    `json:"seen"` // false when the frame ends above the shoulders
 }
 
 // Analysis is the verdict on one frame. Its JSON is the `kioskd check`

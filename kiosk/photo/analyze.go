@@ -155,7 +155,7 @@ func (a *Analyzer) measure(p *pixels, f face, spec Spec, mode Background, an *An
 	p.exposure(axes, m)
 	m.Sharpness = p.sharpness(axes, a.patch)
 	a.background(p, g, spec, &m.Background)
-	a.clothing(p, g, spec, &m.Clothing)
+	a.clothing(p, g, spec, &m.Background, &m.Clothing)
 	m.round()
 	g.round()
 }

@@ -80,6 +80,9 @@ type Limits struct {
 	// chroma fail even when far enough in CIEDE2000.
 	ClothingBlueHue    float64
 	ClothingBlueChroma float64
+	// MinClothingWallDeltaE: in replace mode clothes closer than this
+	// (CIEDE2000) to the wall fail: the matte would take them for wall.
+	MinClothingWallDeltaE float64
 }
 
 // DefaultLimits returns the calibrated gates.
@@ -94,6 +97,8 @@ func DefaultLimits() Limits {
 		MaxShadow:            5,
 		ClothingBlueHue:      20,
 		ClothingBlueChroma:   20,
+
+		MinClothingWallDeltaE: 15,
 	}
 }
 
@@ -263,6 +268,9 @@ func clothingCheck(c *ClothingMeasures, spec Spec, mode Background, lim Limits) 
 	blue := mode == BackgroundReplace && c.HueDiff <= lim.ClothingBlueHue && c.Chroma >= lim.ClothingBlueChroma
 	if c.DeltaE < spec.MinClothingDeltaE || blue {
 		return bad(CheckClothing, StatusFail, c.DeltaE, spec.MinClothingDeltaE, "", "上衣颜色和背景太接近：请换一件非蓝色的上衣", "Your top is too close to the background colour: change into a top that is not blue")
+	}
+	if mode == BackgroundReplace && c.WallDeltaE >= 0 && c.WallDeltaE < lim.MinClothingWallDeltaE {
+		return bad(CheckClothing, StatusFail, c.WallDeltaE, lim.MinClothingWallDeltaE, "wall", "上衣和墙面颜色太接近，换背景时会被一起去掉：请换一件深色上衣", "Your top is as light as the wall and would vanish with it: change into a darker top")
 	}
 	return pass(CheckClothing, c.DeltaE, spec.MinClothingDeltaE)
 }

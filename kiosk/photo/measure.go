@@ -398,6 +398,9 @@ func (a *Analyzer) background(p *pixels, g *Geometry, spec Spec, m *BackgroundMe
 	}
 	med := medianRGB(cols, a.floatScratch3)
 	m.DeltaE = deltaE00(toLab(med.r, med.g, med.b), specLab(spec))
+	if len(cols) > 0 {
+		m.RGB = [3]float64{med.r, med.g, med.b}
+	}
 	a.floatScratch, a.floatScratch2, a.rgbScratch = ls, stds, cols
 }
 
@@ -407,7 +410,7 @@ func specLab(s Spec) lab {
 
 // clothing measures the clothes on both shoulders, in the lowest sixth of
 // the crop window, avoiding the neck.
-func (a *Analyzer) clothing(p *pixels, g *Geometry, spec Spec, m *ClothingMeasures) {
+func (a *Analyzer) clothing(p *pixels, g *Geometry, spec Spec, wall *BackgroundMeasures, m *ClothingMeasures) {
 	fw, cx := g.FaceWidth, g.FaceCentreX
 	c := g.Crop.Rect
 	yb := min(c.Y+c.H, float64(p.h)) - 2
@@ -437,4 +440,8 @@ func (a *Analyzer) clothing(p *pixels, g *Geometry, spec Spec, m *ClothingMeasur
 	m.DeltaE = deltaE00(cl, bg)
 	m.Chroma = cl.chroma()
 	m.HueDiff = hueDiff(cl.hue(), bg.hue())
+	m.WallDeltaE = -1
+	if wall.Cells > 0 {
+		m.WallDeltaE = deltaE00(cl, toLab(wall.RGB[0], wall.RGB[1], wall.RGB[2]))
+	}
 }
