@@ -8,7 +8,7 @@
 //
 // The person is the portrait in assets/pigo-sample.jpg (pigo's sample face,
 // MIT licence; see assets/NOTICE), cut off its light background with a
-// colour-distance matte, drawn at 1.1 times its size, and given a T-shirt
+// colour-distance matte, drawn at 1.175 times its size, and given a T-shirt
 // and shoulders that reach below the frame's bottom edge. The wall is an
 // even off-white (RGB about 222,223,219 in the centre, 7 % darker in the
 // corners); every frame carries a little seeded sensor noise (σ 1.6 grey
@@ -33,21 +33,25 @@
 // neck. In frame pixels (pixel (x, y) is centred on the point (x, y)):
 //
 //	phase        pupils (image-left, image-right)   crown           roll
-//	off-centre   (390.2, 285.0)  (489.8, 285.0)     (440.0, 100.2)  0°
-//	tilted       (619.8, 281.4)  (718.8, 293.5)     (691.8, 104.0)  7°
-//	hold         (590.2, 285.0)  (689.8, 285.0)     (640.0, 100.2)  0°
+//	off-centre   (386.8, 285.0)  (493.2, 285.0)     (440.0,  87.6)  0°
+//	tilted       (618.5, 281.1)  (724.1, 294.1)     (695.4,  91.7)  7°
+//	hold         (586.8, 285.0)  (693.2, 285.0)     (640.0,  87.6)  0°
 //
-// In the hold the chin is at (640, 464.3), the face is 241 px wide at the
-// temples (249 px with the ears) and the pupils are 99.7 px apart. For the
-// 480x640 graduation photo this fits a crop window of 660 to 700 frame rows.
-// With 680 rows (510x680, from row 20 to 700, columns 385 to 895) the eyes
-// are 39.0 % down the window, the crown is 75 output pixels below its top,
-// the face is 227 output pixels wide and centred, the pupils 94 output
-// pixels apart.
+// In the hold the chin is at (640, 476.5), the face is 257 px wide at the
+// temples (266 px with the ears) and the pupils are 106.5 px apart. For the
+// 480x640 graduation photo this fits a crop window of 665 to 710 frame rows
+// (the crown within 60-100 output pixels of the top, the eyes on row 250 of
+// 640, the window inside the frame). With 680 rows (510x680, from row 19 to
+// 699, columns 385 to 895) the crown is 64 output pixels below the top, the
+// face is 242 output pixels wide and centred, the pupils 100 output pixels
+// apart. The live analysis (kiosk/photo), which takes the face to be 2.2
+// pupil distances wide and finds the crown a few pixels above the truth,
+// plans 676 to 681 rows on the held frames: comfortably more than the 640
+// the resolution check needs, so the hold is steadily ready.
 //
 // The truth is exact for the geometry the renderer used; what it rests on
 // was measured on the portrait: the pupil centres to about ±1 portrait
-// pixel (±1.1 px here), the crown (where the hair's edge is half way
+// pixel (±1.2 px here), the crown (where the hair's edge is half way
 // between wall and hair) to ±1, the chin, a shadow, to about ±3.
 //
 // # Cost

@@ -26,11 +26,20 @@ const (
 )
 
 // Widths on the portrait, and the scale at which the person is drawn.
+//
+// The scale sets how many frame rows the framing analysis plans for the
+// graduation photo's crop window: it takes the face to be 2.2 pupil
+// distances wide and scales it to 220 of 480 output pixels, so the window
+// has 6.4 rows per pixel of pupil distance (106.5 px here: about 680 rows).
+// At 1.1 the window had 633 to 646 rows and the resolution check (at least
+// 640) flipped from frame to frame in the hold. Above about 1.23 the
+// window (eyes on row 250 of 640, at frame row 285) no longer fits in the
+// frame's 720 rows.
 const (
 	headLeft    = 45.0  // left side of the head at the eye line (ear)
 	headRight   = 271.0 // right side of the head at the eye line (ear)
 	templeWidth = 219.0 // face width just above the ears, cheek to cheek
-	scale       = 1.1   // frame pixels per portrait pixel
+	scale       = 1.175 // frame pixels per portrait pixel
 )
 
 // baseTilt is the portrait's own head roll, which every pose undoes so that
@@ -168,6 +177,16 @@ func buildHead(src image.Image) *image.RGBA {
 			a := alpha[x]
 			c, g := row[4*x:4*x+3], bg(x)
 			o := out.Pix[y*out.Stride+4*x : y*out.Stride+4*x+4]
+			if y >= shirtFromRow && whitish(c) {
+				// The portrait's white T-shirt, in the demo's colour with
+				// the portrait's shading.
+				f := (float64(c[0]) + float64(c[1]) + float64(c[2])) / 3 / portraitShirt
+				for k := range 3 {
+					o[k] = uint8(math.Round(math.Min(255, shirt[k]*f) * a))
+				}
+				o[3] = uint8(math.Round(a * 255))
+				continue
+			}
 			for k := range 3 {
 				// Premultiplied colour with the background's share removed.
 				v := float64(c[k]) - (1-a)*g[k]
@@ -181,6 +200,14 @@ func buildHead(src image.Image) *image.RGBA {
 	end, start := spans[h-1], spans[h-13]
 	closeCollar(out, h, end[0], end[1], (end[0]-start[0])/12, (end[1]-start[1])/12)
 	return out
+}
+
+// whitish reports whether c is a light, nearly grey colour: the portrait's
+// T-shirt rather than skin.
+func whitish(c []uint8) bool {
+	lo := min(c[0], c[1], c[2])
+	hi := max(c[0], c[1], c[2])
+	return lo >= 110 && hi-lo <= 50
 }
 
 // closeCollar continues the neck below the portrait's last row, narrowing
@@ -220,9 +247,20 @@ func edgeColour(row []uint8, from, to int) [3]float64 {
 	return [3]float64{s[0] / n, s[1] / n, s[2] / n}
 }
 
-// The T-shirt's colour, sampled from the portrait, and the shape of the
-// upper body, in portrait pixels relative to the neck's axis.
-var shirt = [3]float64{242, 238, 241}
+// The T-shirt's colour and the shape of the upper body, in portrait pixels
+// relative to the neck's axis. The portrait's own T-shirt is white, which
+// on a white booth wall would vanish with the wall when the background is
+// replaced (the framing check says so: "wear a darker top"); the demo
+// student wears a charcoal one, as a booth would ask. portraitShirt is the
+// white the portrait's shirt is recoloured from.
+var (
+	shirt         = [3]float64{58, 60, 66}
+	portraitShirt = 242.0
+)
+
+// shirtFromRow is the first portrait row where the T-shirt can appear
+// (beside the neck, just above neckTop).
+const shirtFromRow = 330
 
 const (
 	neckTop       = 336.0 // the shirt's top beside the neck

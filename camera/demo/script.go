@@ -65,7 +65,7 @@ type Point struct{ X, Y float64 }
 // Truth is where the student's face is in one frame of the scene: the
 // ground truth that detectors and framing checks are tested against.
 // Positions are exact for the geometry the renderer used; the pupil centres
-// were measured on the portrait to about ±1 px (times the scale, 1.1).
+// were measured on the portrait to about ±1 px (times the scale, 1.175).
 type Truth struct {
 	// Phase is the name of the scripted phase (PhaseEmpty, ...).
 	Phase string
