@@ -193,6 +193,13 @@ func (s *Station) standardize(ctx context.Context, cands []Frame, cal *Calibrati
 		opt.CleanPlate = cal.plate
 	}
 	res, err := an.StandardizeBytes(best.JPEG, opt)
+	if err == nil {
+		// A tilted head, closed eyes, a top like the wall: the student
+		// must fix these in front of the camera; the photo is not offered.
+		if r := photo.SubjectRefusal(res.Report.InputChecks); r != nil {
+			return res, best, r
+		}
+	}
 	return res, best, err
 }
 

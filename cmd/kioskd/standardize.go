@@ -89,6 +89,13 @@ func (m *Main) standardize(ctx context.Context, args []string) error {
 				line.Report = &res.Report
 			}
 			if err == nil {
+				// What only the student can fix (pose, eyes, light,
+				// clothes) is refused too: no file outside the spec.
+				if r := photo.SubjectRefusal(res.Report.InputChecks); r != nil {
+					err = r
+				}
+			}
+			if err == nil {
 				if err = writeFileAtomic(outs[i], res.JPEG); err == nil {
 					line.Out = outs[i]
 					verdict = fmt.Sprintf("ok, %.1f KB, quality %d", float64(res.Report.Bytes)/1024, res.Report.Quality)
