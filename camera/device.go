@@ -292,7 +292,7 @@ func (r *run) failed(err error) {
 	now := time.Now()
 	if reason != r.failReason {
 		r.failReason, r.failSince, r.failCount, r.failLoggedAt = reason, now, 1, now
-		r.d.logger.Warn("camera unavailable", "device", r.path, "state", state, "err", err)
+		r.d.logger.Warn("camera unavailable", "device", r.path, "state", state, "err", err, "fix", fixFor(reason, r.path))
 		return
 	}
 	r.failCount++
@@ -330,6 +330,19 @@ func (r *run) sleep(ctx context.Context) bool {
 			req.reply <- controlReply{err: ErrCameraGone}
 		}
 	}
+}
+
+// fixFor is what the installer should do about a failure, for the log.
+func fixFor(reason, path string) string {
+	switch reason {
+	case ReasonBusy:
+		return "close the other program that uses the camera (find it with: fuser -v " + path + "); kioskd keeps retrying"
+	case ReasonPermission:
+		return "add the user kioskd runs as to the video group, or install the udev rule from deploy/"
+	case ReasonUnplugged:
+		return "plug the camera in again (kioskd reopens it by itself); check the cable and `kioskd devices`"
+	}
+	return "kioskd keeps retrying; if it persists, replug the camera and run `kioskd doctor`"
 }
 
 // classify maps a session's error to the state and reason shown.
