@@ -93,6 +93,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.standardize(ctx, rest)
 	case "devices":
 		return m.devices(ctx, rest)
+	case "doctor":
+		return m.doctor(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "kioskd", version())
 		return nil
@@ -114,6 +116,7 @@ commands:
   check     analyse photos as the live framing checks would: one JSON line per file
   standardize  turn frames into the spec's photo (480x640 JPEG, 300 dpi, 30-40 KB) with a JSON proof
   devices   list the cameras (V4L2 devices) with their formats, sizes and frame rates
+  doctor    check the camera, state folder, disk, clock and listen address with the run settings; exit 1 on a failure
   version   print the version
   help      print this text
 

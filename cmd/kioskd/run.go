@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,11 +38,27 @@ type runConfig struct {
 	countdown    time.Duration
 	autoCapture  bool
 	stateDir     string
+	minFree      byteSize
 	logLevel     slog.Level
 }
 
+// defaultMinFree is the free space the state folder should keep: the
+// records and photos of a busy day, with room to spare.
+const defaultMinFree = 1 << 30
+
 func (m *Main) parseRun(args []string) (runConfig, error) {
-	cfg := runConfig{
+	cfg := newRunConfig()
+	fs := newFlagSet("run", "kioskd [run] [FLAGS]", m.Stderr)
+	cfg.register(fs)
+	if err := parseFlags(fs, args, m.Getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+// newRunConfig returns the defaults of the station's settings.
+func newRunConfig() runConfig {
+	return runConfig{
 		listen:     "127.0.0.1:8080",
 		camera:     "auto",
 		cameraSize: sizeValue{camera.DefaultMaxWidth, camera.DefaultMaxHeight},
@@ -52,8 +69,14 @@ func (m *Main) parseRun(args []string) (runConfig, error) {
 		analysisRate: kiosk.DefaultAnalysisRate,
 		hold:         photo.DefaultHold,
 		countdown:    kiosk.DefaultCountdown,
+		minFree:      defaultMinFree,
 	}
-	fs := newFlagSet("run", "kioskd [run] [FLAGS]", m.Stderr)
+}
+
+// register defines the station's settings on fs: `kioskd run` and
+// `kioskd doctor` share them, so that the doctor judges the configuration
+// the service uses.
+func (cfg *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.listen, "listen", cfg.listen, "address of the operator UI; keep it on loopback unless the booth screen is another machine")
 	fs.Var(&cfg.allowedHosts, "allowed-hosts", "extra host names the UI may be reached by, comma-separated (the listen address, localhost and 127.0.0.1 always are)")
 	fs.StringVar(&cfg.camera, "camera", cfg.camera, "`auto` (the first camera, else the demo camera), demo, or a device path such as /dev/v4l/by-id/usb-...-video-index0")
@@ -69,21 +92,23 @@ func (m *Main) parseRun(args []string) (runConfig, error) {
 	fs.DurationVar(&cfg.countdown, "countdown", cfg.countdown, "the auto-capture countdown once the framing is steady")
 	fs.BoolVar(&cfg.autoCapture, "auto-capture", false, "capture by itself when the countdown ends (the operator can always capture with the button)")
 	fs.StringVar(&cfg.stateDir, "state-dir", cfg.stateDir, "folder for the station's state (the booth calibration); if empty, $STATE_DIRECTORY (set by systemd for the service), else $XDG_STATE_HOME/kioskd, else ~/.local/state/kioskd")
+	fs.Var(&cfg.minFree, "min-free", "free space the state folder's disk must keep, like 1GiB or 500MiB (kioskd doctor fails below it and warns below twice it)")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
-	if err := parseFlags(fs, args, m.Getenv); err != nil {
-		return cfg, err
-	}
+}
+
+// validate checks the settings that a flag's type alone cannot.
+func (cfg *runConfig) validate() error {
 	switch {
 	case cfg.demoFPS < demo.MinFPS || cfg.demoFPS > demo.MaxFPS:
-		return cfg, usageError{fmt.Errorf("-demo-fps %v: want %d to %d", cfg.demoFPS.String(), demo.MinFPS, demo.MaxFPS)}
+		return usageError{fmt.Errorf("-demo-fps %v: want %d to %d", cfg.demoFPS.String(), demo.MinFPS, demo.MaxFPS)}
 	case cfg.analysisRate < 0 || cfg.analysisRate > 60:
-		return cfg, usageError{fmt.Errorf("-analysis-rate %g: want 0 (off) to 60 frames a second", cfg.analysisRate)}
+		return usageError{fmt.Errorf("-analysis-rate %g: want 0 (off) to 60 frames a second", cfg.analysisRate)}
 	case cfg.hold < 0 || cfg.hold > time.Minute:
-		return cfg, usageError{fmt.Errorf("-hold %v: want 0s to 1m", cfg.hold)}
+		return usageError{fmt.Errorf("-hold %v: want 0s to 1m", cfg.hold)}
 	case cfg.countdown <= 0 || cfg.countdown > time.Minute:
-		return cfg, usageError{fmt.Errorf("-countdown %v: want more than 0s, at most 1m", cfg.countdown)}
+		return usageError{fmt.Errorf("-countdown %v: want more than 0s, at most 1m", cfg.countdown)}
 	}
-	return cfg, nil
+	return nil
 }
 
 func (m *Main) newLogger(level slog.Level) *slog.Logger {
