@@ -1,0 +1,16 @@
+package queue
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// freeSpace returns the bytes an unprivileged process may still write on
+// dir's file system.
+func freeSpace(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
