@@ -15,12 +15,21 @@ import (
 // vocabulary is a handful of short JSON objects; anything bigger is abuse.
 const MaxClientMessage = 4 << 10
 
-// Client message types. A new command (capture, retake, a session step) is a
-// new constant here, a struct below and a case in parseClientMessage.
+// Client message types. A new command (a session step) is a new constant
+// here, a struct below and a case in parseClientMessage.
 const (
-	clientPing  = "ping"
-	clientHello = "hello"
+	clientPing      = "ping"
+	clientHello     = "hello"
+	clientCapture   = "capture"   // take a photo now and put it under review
+	clientAccept    = "accept"    // {"id": N}: the photo under review is confirmed
+	clientRetake    = "retake"    // {"id": N}: the photo under review is discarded
+	clientCalibrate = "calibrate" // take the clean plate of the empty booth
 )
+
+// MaxCaptureID is the largest capture ID a client may name: the largest
+// integer a JavaScript number holds exactly (2^53-1). The station numbers
+// captures from 1.
+const MaxCaptureID = 1<<53 - 1
 
 // Server message types (text messages; binary messages are JPEG frames).
 const (
@@ -29,6 +38,7 @@ const (
 	serverStatus = "status" // a snapshot, sent again after events were lost
 	serverPong   = "pong"   // the answer to a ping
 	serverAck    = "ack"    // a client command was accepted
+	serverResult = "result" // the outcome of a capture, accept, retake or calibrate
 )
 
 // UI languages a client may announce.
@@ -40,9 +50,10 @@ const (
 // clientMessage is one parsed message from a browser. Type says which of the
 // other fields carry meaning.
 type clientMessage struct {
-	Type string
-	ID   uint32 // ping: echoed in the pong
-	Lang string // hello: langZH or langEN
+	Type    string
+	ID      uint32 // ping: echoed in the pong
+	Lang    string // hello: langZH or langEN
+	Capture uint64 // accept, retake: the capture's ID, 1..MaxCaptureID
 }
 
 // protocolError is why a client message was refused. Code is the WebSocket
@@ -67,6 +78,7 @@ var (
 	errBadFields     = &protocolError{websocket.ClosePolicyViolation, "bad or unknown fields"}
 	errTrailingData  = &protocolError{websocket.ClosePolicyViolation, "trailing data after message"}
 	errBadLang       = &protocolError{websocket.ClosePolicyViolation, "unsupported language"}
+	errBadCaptureID  = &protocolError{websocket.ClosePolicyViolation, "bad capture id"}
 )
 
 // parseClientMessage checks and decodes one WebSocket message from a client.
@@ -117,6 +129,26 @@ func parseClientMessage(messageType int, data []byte) (clientMessage, error) {
 			return clientMessage{}, errBadLang
 		}
 		return clientMessage{Type: clientHello, Lang: m.Lang}, nil
+	case clientCapture, clientCalibrate:
+		var m struct {
+			Type string `json:"type"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		return clientMessage{Type: head.Type}, nil
+	case clientAccept, clientRetake:
+		var m struct {
+			Type string  `json:"type"`
+			ID   *uint64 `json:"id"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.ID == nil || *m.ID == 0 || *m.ID > MaxCaptureID {
+			return clientMessage{}, errBadCaptureID
+		}
+		return clientMessage{Type: head.Type, Capture: *m.ID}, nil
 	default:
 		return clientMessage{}, errUnknownType
 	}

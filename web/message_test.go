@@ -22,6 +22,11 @@ func TestParseClientMessage(t *testing.T) {
 		{"ping, spaces", false, " {\n\"id\": 4294967295, \"type\": \"ping\" }\n", web.ClientMessage{Type: "ping", ID: 4294967295}, 0},
 		{"hello zh", false, `{"type":"hello","lang":"zh-CN"}`, web.ClientMessage{Type: "hello", Lang: "zh-CN"}, 0},
 		{"hello en", false, `{"type":"hello","lang":"en"}`, web.ClientMessage{Type: "hello", Lang: "en"}, 0},
+		{"capture", false, `{"type":"capture"}`, web.ClientMessage{Type: "capture"}, 0},
+		{"calibrate", false, `{"type":"calibrate"}`, web.ClientMessage{Type: "calibrate"}, 0},
+		{"accept", false, `{"type":"accept","id":12}`, web.ClientMessage{Type: "accept", Capture: 12}, 0},
+		{"retake", false, `{"id":1,"type":"retake"}`, web.ClientMessage{Type: "retake", Capture: 1}, 0},
+		{"accept, largest id", false, `{"type":"accept","id":9007199254740991}`, web.ClientMessage{Type: "accept", Capture: web.MaxCaptureID}, 0},
 
 		{"binary", true, `{"type":"ping","id":1}`, web.ClientMessage{}, websocket.CloseUnsupportedData},
 		{"bad UTF-8", false, "{\"type\":\"hello\",\"lang\":\"\xff\"}", web.ClientMessage{}, websocket.CloseInvalidFramePayloadData},
@@ -32,7 +37,7 @@ func TestParseClientMessage(t *testing.T) {
 		{"null", false, `null`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"string", false, `"ping"`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"no type", false, `{"id":1}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
-		{"unknown type", false, `{"type":"capture"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"unknown type", false, `{"type":"delete"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"type not a string", false, `{"type":1}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"type case", false, `{"type":"PING","id":1}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"unknown field", false, `{"type":"ping","id":1,"x":2}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
@@ -50,6 +55,23 @@ func TestParseClientMessage(t *testing.T) {
 		{"truncated", false, `{"type":"ping","id":1`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"unsupported language", false, `{"type":"hello","lang":"fr"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"hello without language", false, `{"type":"hello"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"capture with a field", false, `{"type":"capture","id":1}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"capture with auto", false, `{"type":"capture","auto":true}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"calibrate with a field", false, `{"type":"calibrate","force":true}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"capture, trailing", false, `{"type":"capture"}[]`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept without id", false, `{"type":"accept"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id null", false, `{"type":"accept","id":null}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id zero", false, `{"type":"accept","id":0}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id negative", false, `{"type":"accept","id":-3}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id fraction", false, `{"type":"accept","id":2.5}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id exponent", false, `{"type":"accept","id":1e3}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id string", false, `{"type":"accept","id":"12"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id bool", false, `{"type":"accept","id":true}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id object", false, `{"type":"accept","id":{"n":1}}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"accept id above 2^53-1", false, `{"type":"accept","id":9007199254740992}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"retake id above uint64", false, `{"type":"retake","id":18446744073709551616}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"retake id huge", false, `{"type":"retake","id":` + strings.Repeat("9", 400) + `}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"retake with lang", false, `{"type":"retake","id":1,"lang":"en"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 	}
 	for _, tt := range tests {
 		mt := websocket.TextMessage
@@ -80,6 +102,10 @@ func FuzzParseClientMessage(f *testing.F) {
 	f.Add(false, []byte(`{"type":"ping","id":1}`))
 	f.Add(false, []byte(`{"type":"hello","lang":"en"}`))
 	f.Add(true, []byte(`{"type":"ping","id":1}`))
+	f.Add(false, []byte(`{"type":"capture"}`))
+	f.Add(false, []byte(`{"type":"calibrate"}`))
+	f.Add(false, []byte(`{"type":"accept","id":3}`))
+	f.Add(false, []byte(`{"type":"retake","id":9007199254740991}`))
 	f.Fuzz(func(t *testing.T, binary bool, data []byte) {
 		mt := websocket.TextMessage
 		if binary {
@@ -107,12 +133,20 @@ func FuzzParseClientMessage(f *testing.F) {
 		}
 		switch m.Type {
 		case "ping":
-			if m.Lang != "" {
-				t.Fatalf("ping with a language: %+v", m)
+			if m.Lang != "" || m.Capture != 0 {
+				t.Fatalf("ping with other fields: %+v", m)
 			}
 		case "hello":
-			if m.Lang != "zh-CN" && m.Lang != "en" {
-				t.Fatalf("hello with language %q", m.Lang)
+			if m.Lang != "zh-CN" && m.Lang != "en" || m.Capture != 0 {
+				t.Fatalf("hello with language %q, capture %d", m.Lang, m.Capture)
+			}
+		case "capture", "calibrate":
+			if m != (web.ClientMessage{Type: m.Type}) {
+				t.Fatalf("%s with fields: %+v", m.Type, m)
+			}
+		case "accept", "retake":
+			if m.Capture == 0 || m.Capture > web.MaxCaptureID || m.Lang != "" || m.ID != 0 {
+				t.Fatalf("%s with capture %d: %+v", m.Type, m.Capture, m)
 			}
 		default:
 			t.Fatalf("accepted unknown type %q", m.Type)

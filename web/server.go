@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,6 +43,18 @@ type Station interface {
 	Subscribe() *kiosk.Subscription
 	// Status returns the station's current state.
 	Status() kiosk.Status
+
+	// Capture takes a photo from the newest frames and puts it under
+	// review (or refuses it, saying why).
+	Capture(ctx context.Context, auto bool) (kiosk.Capture, error)
+	// CapturePhoto returns the standardized JPEG of the capture under
+	// review with that ID.
+	CapturePhoto(id uint64) ([]byte, bool)
+	// Accept and Retake end the review of a capture.
+	Accept(id uint64) (kiosk.Capture, error)
+	Retake(id uint64) (kiosk.Capture, error)
+	// Calibrate takes the clean plate of the empty booth.
+	Calibrate(ctx context.Context) (kiosk.CalibrationStatus, error)
 }
 
 //go:embed static
@@ -68,6 +79,11 @@ type Server struct {
 	// ReadLimit is the largest client message in bytes; DefaultReadLimit if
 	// 0, and never more than MaxClientMessage.
 	ReadLimit int64
+	// Metrics, if set, is served at GET /metrics (Metrics.Handler), behind
+	// the same Host checks: a Prometheus server scraping from another
+	// machine needs -listen on a reachable address and its host name in
+	// AllowedHosts. Set before Run.
+	Metrics http.Handler
 
 	st      Station
 	logger  *slog.Logger
@@ -80,6 +96,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	ln      net.Listener
+	base    context.Context              // Run's context, for work that outlives a request
 	conns   map[*websocket.Conn]struct{} // open WebSockets, for forced close
 	closing bool                         // Run is shutting down: no new WebSockets
 	wg      sync.WaitGroup               // one per WebSocket handler; Add only under mu while !closing
@@ -155,6 +172,7 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	ln := s.ln
+	s.base = ctx
 	s.mu.Unlock()
 	if ln == nil {
 		return errors.New("web: Run called before Listen")
@@ -236,7 +254,12 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /api/status", s.handleStatus)
+	mux.HandleFunc("POST /api/capture", s.handleCapture)
+	mux.HandleFunc("GET /api/captures/{id}/photo.jpg", s.handlePhoto)
 	mux.HandleFunc("GET /ws", s.handleWS)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	mux.Handle("GET /", s.staticHandler())
 	return s.checkHost(mux)
 }
@@ -249,22 +272,17 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 // statusResponse is the body of GET /api/status.
 type statusResponse struct {
-	Version string             `json:"version"`
-	Camera  kiosk.CameraStatus `json:"camera"`
-	Stats   kiosk.Stats        `json:"stats"`
+	Version     string                  `json:"version"`
+	Camera      kiosk.CameraStatus      `json:"camera"`
+	Stats       kiosk.Stats             `json:"stats"`
+	Review      *kiosk.Capture          `json:"review,omitempty"`
+	Calibration kiosk.CalibrationStatus `json:"calibration"`
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := s.st.Status()
-	body, err := json.Marshal(statusResponse{Version: s.version, Camera: st.Camera, Stats: st.Stats})
-	if err != nil {
-		s.logger.Error("encode status", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(append(body, '\n'))
+	writeJSON(w, s, http.StatusOK, statusResponse{Version: s.version, Camera: st.Camera, Stats: st.Stats,
+		Review: st.Review, Calibration: st.Calibration})
 }
 
 // contentTypes are the types of the files the UI ships, fixed here so that

@@ -30,7 +30,12 @@ type serverMessage struct {
 	Type string    `json:"type"`
 	Time time.Time `json:"time,omitzero"`
 	ID   *uint32   `json:"id,omitempty"`
-	Data any       `json:"data,omitempty"`
+	// For, OK and Error are set on a result: the command it answers,
+	// whether it succeeded, and why not.
+	For   string     `json:"for,omitempty"`
+	OK    *bool      `json:"ok,omitempty"`
+	Error *errorData `json:"error,omitempty"`
+	Data  any        `json:"data,omitempty"`
 }
 
 // helloData is the data of the first message on a connection.
@@ -60,7 +65,9 @@ type ackData struct {
 // a reader (gorilla allows one of each); and a frame fetcher that waits on
 // Station.NextFrame when the writer asks for the next frame. The fetcher
 // never touches the socket, so the camera never waits for a client: a slow
-// client simply gets the newest frame whenever it is ready for one.
+// client simply gets the newest frame whenever it is ready for one. While a
+// capture or calibration this client asked for runs, a fourth goroutine
+// (see startJob) waits for the station and hands the result to the writer.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	up := websocket.Upgrader{
 		HandshakeTimeout:  s.writeTimeout(),
@@ -98,6 +105,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		replies: make(chan serverMessage, 8),
 		want:    make(chan struct{}, 1),
 		frames:  make(chan kiosk.Frame),
+		job:     make(chan struct{}, 1),
 	}
 	log := s.logger.With("remote", r.RemoteAddr)
 	log.Info("websocket connected")
@@ -115,10 +123,17 @@ type client struct {
 	frames  chan kiosk.Frame   // fetcher -> writer
 
 	sent uint64 // frames written; writer only
+
+	// job is a one-slot semaphore: at most one capture or calibration
+	// started by this client runs at a time; jobs waits for it.
+	job  chan struct{}
+	jobs sync.WaitGroup
+	base context.Context // the request's context: done when the server stops
 }
 
 // serve runs the connection and returns why it ended.
 func (c *client) serve(parent context.Context) error {
+	c.base = parent
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 
@@ -165,7 +180,40 @@ func (c *client) serve(parent context.Context) error {
 	}
 	c.conn.Close()
 	wg.Wait()
+	c.jobs.Wait()
 	return err
+}
+
+// startJob runs a capture or a calibration for this client in its own
+// goroutine and reports whether it started; it does not when one this
+// client started is still running. The job runs under c.base, the
+// request's context, which ends when the server stops but not when this
+// client leaves: the capture the operator asked for goes on, and its
+// events reach every other console. The job's result is offered to the
+// writer until ctx (the connection's) is done; serve waits for the job
+// before it returns.
+func (c *client) startJob(ctx context.Context, typ string) bool {
+	select {
+	case c.job <- struct{}{}:
+	default:
+		return false
+	}
+	c.jobs.Add(1)
+	// The job ends when the station has answered; the station's capture
+	// and calibration end on their own within seconds, or when c.base is
+	// done.
+	go func() {
+		defer c.jobs.Done()
+		reply := c.srv.runJob(c.base, typ)
+		// Free the slot before answering: a client that reads the
+		// station's event and asks again at once is not told busy.
+		<-c.job
+		select {
+		case c.replies <- reply:
+		case <-ctx.Done():
+		}
+	}()
+	return true
 }
 
 // linger half-closes nc and discards what the client still sends, for at
@@ -212,6 +260,16 @@ func (c *client) read(ctx context.Context) error {
 			reply = serverMessage{Type: serverPong, ID: &m.ID}
 		case clientHello:
 			reply = serverMessage{Type: serverAck, Data: ackData{For: clientHello, Lang: m.Lang}}
+		case clientAccept, clientRetake:
+			reply = c.srv.endReview(m.Type, m.Capture)
+		case clientCapture, clientCalibrate:
+			// These take up to a second or more: they run beside the
+			// reader, which keeps answering pings and reading the close.
+			if !c.startJob(ctx, m.Type) {
+				reply = resultMessage(m.Type, nil, errorFor(kiosk.ErrCaptureBusy))
+				break
+			}
+			continue
 		}
 		select {
 		case c.replies <- reply:

@@ -167,7 +167,7 @@ func TestWebSocketHostileMessages(t *testing.T) {
 		want int
 	}{
 		{"not JSON", websocket.TextMessage, []byte("hello?"), websocket.ClosePolicyViolation},
-		{"unknown type", websocket.TextMessage, []byte(`{"type":"capture"}`), websocket.ClosePolicyViolation},
+		{"unknown type", websocket.TextMessage, []byte(`{"type":"delete"}`), websocket.ClosePolicyViolation},
 		{"unknown field", websocket.TextMessage, []byte(`{"type":"ping","id":1,"admin":true}`), websocket.ClosePolicyViolation},
 		{"trailing data", websocket.TextMessage, []byte(`{"type":"ping","id":1}{}`), websocket.ClosePolicyViolation},
 		{"nested junk", websocket.TextMessage, []byte(`{"type":"ping","id":[[[[{"x":{"y":[1,2,{}]}}]]]]}`), websocket.ClosePolicyViolation},

@@ -1,6 +1,7 @@
 // The operator console: wires the socket, the preview, the framing overlay,
-// the framing panel (verdict and checklist), the countdown and the camera
-// details together. State the browser tests read is kept on window.kiosk.
+// the framing panel (verdict and checklist), the countdown, the capture
+// review and the camera details (with the calibration) together. State the
+// browser tests read is kept on window.kiosk.
 
 import * as i18n from "./i18n.js";
 import { StationSocket } from "./socket.js";
@@ -8,6 +9,7 @@ import { Preview } from "./preview.js";
 import { Overlay } from "./overlay.js";
 import { FramingPanel } from "./framing.js";
 import { CountdownRing } from "./countdown.js";
+import { reportRows, renderRows, failedChecks, rowKey } from "./review.js";
 
 const $ = (id) => document.getElementById(id);
 const MIRROR_KEY = "kiosk.mirror";
@@ -37,6 +39,15 @@ const kiosk = {
   checklistChanges: 0, // how often that list (order or a status) changed
   countdown: null, // {state, remainingMs, shown, number, flashes}
   overlay: null, // {draws, guides, crop: [x, y, w, h] canvas px, colour}
+  // Capture (see docs/ui-protocol.md):
+  capture: null, // the newest capture event's data
+  working: false, // a capture is being made: the spinner shows
+  review: null, // {id, shown, loaded, naturalWidth, naturalHeight, rows} while a photo is under review
+  refusal: null, // {id, code, hint} while a refusal is shown
+  calibration: null, // the newest CalibrationStatus
+  calibrating: false,
+  lastResult: null, // {for, ok, code} of the newest result message
+  toast: "", // the error text shown, if any
 };
 window.kiosk = kiosk;
 
@@ -131,6 +142,7 @@ i18n.onChange((l) => {
   kiosk.lang = l;
   render();
   renderFraming();
+  renderCapture();
   socket.send({ type: "hello", lang: l });
 });
 
@@ -245,7 +257,270 @@ function applyStatus(status) {
   kiosk.camera = status.camera ?? kiosk.camera;
   kiosk.stats = status.stats ?? kiosk.stats;
   if (status.feedback) applyFeedback(status.feedback);
+  if (status.calibration) kiosk.calibration = status.calibration;
+  // A snapshot is the truth about the review: after a reconnect the photo
+  // under review shows again, and one that ended meanwhile goes away.
+  if (status.review && status.review.state === "review") {
+    applyCapture(status.review);
+  } else if (kiosk.review) {
+    kiosk.review = null;
+  }
+  renderCapture();
 }
+
+// --- capture, review, refusal ---------------------------------------------
+
+const WORKING_LOST_MS = 30000; // the spinner gives up if no result comes
+let workingTimer = 0;
+let toastTimer = 0;
+
+function setWorking(on) {
+  kiosk.working = on;
+  clearTimeout(workingTimer);
+  if (on) {
+    workingTimer = setTimeout(() => {
+      kiosk.working = false;
+      renderCapture();
+    }, WORKING_LOST_MS);
+  }
+}
+
+// applyCapture follows a capture through its states (a "capture" event, or
+// the review in a status snapshot).
+function applyCapture(c) {
+  kiosk.capture = c;
+  switch (c.state) {
+    case "working":
+      setWorking(true);
+      kiosk.refusal = null;
+      break;
+    case "review":
+      setWorking(false);
+      kiosk.refusal = null;
+      if (kiosk.review?.id !== c.id) {
+        kiosk.review = { id: c.id, shown: false, loaded: false, naturalWidth: 0, naturalHeight: 0, rows: [] };
+      }
+      kiosk.review.capture = c;
+      kiosk.review.rows = reportRows(c.report);
+      break;
+    case "refused":
+      setWorking(false);
+      kiosk.review = null;
+      kiosk.refusal = { id: c.id, code: c.refusal?.code ?? "", hint: c.refusal?.hint ?? null, report: c.report ?? null };
+      break;
+    case "accepted":
+    case "discarded":
+      if (kiosk.review?.id === c.id) kiosk.review = null;
+      break;
+  }
+}
+
+function showToast(text) {
+  kiosk.toast = text;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    kiosk.toast = "";
+    renderCapture();
+  }, 6000);
+}
+
+function errorText(e) {
+  if (!e) return "";
+  return i18n.lang() === "zh-CN" ? e.zh : e.en;
+}
+
+// applyResult takes the answer to one of this console's commands.
+function applyResult(m) {
+  kiosk.lastResult = { for: m.for, ok: !!m.ok, code: m.error?.code ?? "" };
+  switch (m.for) {
+    case "capture":
+      if (!m.ok) {
+        // This capture never started, so no event will end the spinner;
+        // keep it only while another capture is seen working.
+        setWorking(m.error?.code === "busy" && kiosk.capture?.state === "working");
+        showToast(errorText(m.error));
+      }
+      break;
+    case "accept":
+    case "retake":
+      if (kiosk.review) kiosk.review.sent = false;
+      if (!m.ok) {
+        if (m.error?.code === "no_capture") kiosk.review = null; // ended elsewhere
+        showToast(errorText(m.error));
+      }
+      break;
+    case "calibrate":
+      kiosk.calibrating = false;
+      calMessage = m.ok ? { key: "calibrateDone" } : { error: m.error };
+      if (m.ok && m.data) kiosk.calibration = m.data;
+      break;
+  }
+  renderCapture();
+}
+
+function capture() {
+  if (!kiosk.connected || kiosk.working || kiosk.review) return;
+  kiosk.refusal = null;
+  if (socket.send({ type: "capture" })) setWorking(true);
+  renderCapture();
+}
+
+function endReview(type) {
+  const r = kiosk.review;
+  if (!r || r.sent) return;
+  r.sent = socket.send({ type, id: r.id }); // once: a double click must not answer no_capture
+  renderCapture();
+}
+
+$("capture").addEventListener("click", capture);
+$("retake").addEventListener("click", () => endReview("retake"));
+$("accept").addEventListener("click", () => endReview("accept"));
+$("refusal-back").addEventListener("click", () => {
+  kiosk.refusal = null;
+  renderCapture();
+});
+
+// Space takes a photo, unless the operator is typing or on a control that
+// Space already works (a button, a summary).
+document.addEventListener("keydown", (e) => {
+  if (e.code !== "Space" || e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
+  const el = e.target;
+  if (el instanceof Element && el.closest("input, textarea, select, button, summary, [contenteditable]")) return;
+  e.preventDefault();
+  capture();
+});
+
+const photo = $("review-photo");
+photo.addEventListener("load", () => {
+  if (!kiosk.review || photo.dataset.id !== String(kiosk.review.id)) return;
+  kiosk.review.loaded = true;
+  kiosk.review.naturalWidth = photo.naturalWidth;
+  kiosk.review.naturalHeight = photo.naturalHeight;
+});
+
+function renderCapture() {
+  const live = kiosk.connected;
+  const r = kiosk.review;
+  const btn = $("capture");
+  btn.disabled = !live || kiosk.working || !!r;
+  $("working").hidden = !kiosk.working;
+
+  // The review panel takes the framing panel's place beside the preview.
+  document.body.classList.toggle("reviewing", !!r);
+  $("review").hidden = !r;
+  if (r) {
+    const c = r.capture ?? {};
+    const src = `/api/captures/${r.id}/photo.jpg`;
+    if (photo.dataset.id !== String(r.id)) {
+      photo.dataset.id = String(r.id);
+      photo.src = src;
+    }
+    photo.alt = i18n.t("reviewPhotoAlt");
+    const meta = [
+      i18n.t(c.auto ? "reviewAuto" : "reviewManual"),
+      c.took_ms ? i18n.t("reviewTook", { s: (c.took_ms / 1000).toFixed(1) }) : "",
+    ].filter(Boolean);
+    $("review-meta").textContent = meta.join(" · ");
+    const ok = !!c.report?.ok;
+    const verdict = $("review-verdict");
+    verdict.dataset.ok = String(ok);
+    verdict.textContent = i18n.t(ok ? "reviewOK" : "reviewNotOK");
+    renderRows($("report-rows"), r.rows, i18n.t);
+    $("retake").disabled = $("accept").disabled = !live || !!r.sent;
+    r.shown = true;
+  } else if (photo.dataset.id) {
+    delete photo.dataset.id;
+    photo.removeAttribute("src");
+  }
+
+  // A refusal: the physical fix, big, over the preview.
+  const f = kiosk.refusal;
+  $("refusal").hidden = !f;
+  if (f) {
+    let hint = f.hint ? (i18n.lang() === "zh-CN" ? f.hint.zh : f.hint.en) : "";
+    let detail = "";
+    if (!hint) {
+      hint = i18n.t("refusedProof");
+      const names = failedChecks(f.report)
+        .map((id) => (rowKey(id) ? i18n.t(rowKey(id)) : id))
+        .join(i18n.lang() === "zh-CN" ? "、" : ", ");
+      if (names) detail = i18n.t("refusedFailed", { names });
+    }
+    text("refusal-hint", hint);
+    $("refusal-detail").textContent = detail;
+  }
+
+  const toast = $("toast");
+  toast.hidden = !kiosk.toast;
+  if (toast.textContent !== kiosk.toast) toast.textContent = kiosk.toast;
+
+  renderCalibration();
+}
+
+// --- calibration ------------------------------------------------------------
+
+let calMessage = null; // {key} or {error} after this console's calibration
+
+function formatDate(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime()) || d.getFullYear() < 2000) return "";
+  return d.toLocaleString(i18n.lang(), {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  });
+}
+
+function renderCalibration() {
+  const cal = kiosk.calibration;
+  const warn = !!cal?.calibrated && cal.drift > cal.drift_warn;
+  let state = "";
+  let drift = "";
+  if (cal) {
+    state = cal.calibrated ? i18n.t("calibratedAt", { date: formatDate(cal.time) }) : i18n.t("notCalibrated");
+    if (cal.calibrated) drift = i18n.t("drift", { d: (cal.drift ?? 0).toFixed(1), w: (cal.drift_warn ?? 0).toFixed(0) });
+  }
+  text("cal-state", state);
+  text("cal-drift", drift);
+  $("cal-drift").dataset.warn = String(warn);
+  $("cal-warn").hidden = !warn;
+  const chip = $("cal-chip");
+  const chipText = !cal ? "" : !cal.calibrated ? i18n.t("notCalibrated") : warn ? i18n.t("recalibrate") : "";
+  chip.hidden = !chipText;
+  chip.dataset.warn = String(warn);
+  if (chip.textContent !== chipText) chip.textContent = chipText;
+
+  const go = $("calibrate");
+  go.disabled = !kiosk.connected || kiosk.calibrating || kiosk.working;
+  go.textContent = i18n.t(kiosk.calibrating ? "calibrating" : "calibrate");
+  const msg = $("cal-msg");
+  const m = calMessage ? (calMessage.error ? errorText(calMessage.error) : i18n.t(calMessage.key)) : "";
+  msg.dataset.error = String(!!calMessage?.error);
+  if (msg.textContent !== m) msg.textContent = m;
+}
+
+$("calibrate").addEventListener("click", () => {
+  calMessage = null;
+  $("cal-confirm").hidden = false;
+  $("calibrate").hidden = true;
+  $("cal-go").focus();
+  renderCalibration();
+});
+
+function closeConfirm() {
+  $("cal-confirm").hidden = true;
+  $("calibrate").hidden = false;
+}
+
+$("cal-cancel").addEventListener("click", closeConfirm);
+$("cal-go").addEventListener("click", () => {
+  closeConfirm();
+  if (socket.send({ type: "calibrate" })) kiosk.calibrating = true;
+  renderCalibration();
+});
 
 // --- framing --------------------------------------------------------------
 
@@ -307,6 +582,16 @@ const handlers = {
   },
 };
 
+// Capture messages redraw only the capture parts of the page. A result's
+// fields are at the top level of the message, not in data.
+const captureHandlers = {
+  capture: (m) => applyCapture(m.data ?? {}),
+  calibration: (m) => {
+    kiosk.calibration = m.data ?? null;
+  },
+  result: (m) => applyResult(m),
+};
+
 // Framing messages come 15 times a second: they redraw only the framing
 // parts of the page.
 const framingHandlers = {
@@ -327,14 +612,18 @@ const socket = new StationSocket(url, {
     socket.send({ type: "hello", lang: i18n.lang() });
     render();
     renderFraming();
+    renderCapture();
   },
   close: (delay) => {
     kiosk.connected = false;
     retryAt = Date.now() + delay;
     framing.setLive(false);
     ring.cancel();
+    setWorking(false);
+    kiosk.calibrating = false;
     render();
     renderFraming();
+    renderCapture();
   },
   message: (msg) => {
     kiosk.lastEvent = msg.type;
@@ -342,6 +631,12 @@ const socket = new StationSocket(url, {
     if (f) {
       f(msg.data ?? {});
       renderFraming();
+      return;
+    }
+    const c = captureHandlers[msg.type];
+    if (c) {
+      c(msg);
+      renderCapture();
       return;
     }
     const h = handlers[msg.type];
@@ -366,4 +661,5 @@ i18n.apply();
 setMirror(loadMirror());
 render();
 renderFraming();
+renderCapture();
 socket.start();
