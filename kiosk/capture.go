@@ -137,6 +137,9 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 		// The file exists but misses the spec: never offered for review.
 		c.State, c.Report, c.Problem = CaptureRefused, &res.Report, proof.Error()
 	case ctx.Err() != nil:
+		// Tell the screens, which show "working", that it ended.
+		c.State, c.Problem = CaptureRefused, "cancelled"
+		s.hub.Publish(Event{Type: EventCapture, Time: time.Now(), Data: c})
 		return Capture{}, ctx.Err()
 	default:
 		c.State, c.Problem = CaptureRefused, err.Error()

@@ -142,6 +142,16 @@ func TestRunDemoEndToEnd(t *testing.T) {
 		t.Errorf("/api/status = %+v; want the demo camera streaming and a version", status)
 	}
 
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "kioskd_preview_fps") {
+		t.Errorf("GET /metrics = %s, %d bytes; want 200 with kioskd_preview_fps", resp.Status, len(body))
+	}
+
 	if err := stop(); err != nil {
 		t.Errorf("Run after cancellation = %v; want nil", err)
 	}

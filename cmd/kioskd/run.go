@@ -150,6 +150,9 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	}
 	srv := web.NewServer(st, logger)
 	srv.AllowedHosts = cfg.allowedHosts
+	metrics := web.NewMetrics(st)
+	metrics.StateDir = st.StateDir
+	srv.Metrics = metrics.Handler()
 	addr, err := srv.Listen(cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another kioskd running? choose another address with -listen)", cfg.listen, err)
@@ -170,6 +173,7 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return metrics.Run(gctx) })
 	g.Go(func() error { return notify.RunWatchdog(gctx) })
 	if err := notify.Ready("serving " + "http://" + addr.String()); err != nil {
 		logger.Warn("tell systemd ready", "err", err)
