@@ -164,9 +164,11 @@ func (s *Station) analyseLoop(ctx context.Context, an *photo.Analyzer) {
 		now := time.Now()
 		fb.LatencyMS = float64(now.Sub(f.Time).Microseconds()) / 1000
 		s.hub.Publish(Event{Type: EventFeedback, Time: now, Data: fb})
-		if c, ok := cd.update(f.Time, fb.Steady && !s.inReview()); ok {
+		// The countdown runs only where it leads to a capture: with
+		// AutoCapture off the screen says "ready" and the operator captures.
+		if c, ok := cd.update(f.Time, fb.Steady && !s.inReview()); ok && s.AutoCapture {
 			s.hub.Publish(Event{Type: EventCountdown, Time: now, Data: c})
-			if c.State == CountdownDone && s.AutoCapture {
+			if c.State == CountdownDone {
 				select {
 				case s.autoCapture <- struct{}{}:
 				default: // one is already asked for

@@ -58,8 +58,9 @@ type Station struct {
 	// Countdown is the auto-capture countdown once steady;
 	// DefaultCountdown if 0.
 	Countdown time.Duration
-	// AutoCapture makes the station capture by itself when the countdown
-	// ends (unless a capture is waiting for review).
+	// AutoCapture makes the station count down once the framing is steady
+	// and capture by itself when the countdown ends (unless a capture is
+	// waiting for review). Without it no countdown runs.
 	AutoCapture bool
 	// RecentFrames is how many of the newest frames a capture chooses
 	// from; DefaultRecentFrames if 0.
