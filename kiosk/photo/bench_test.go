@@ -114,10 +114,12 @@ func benchDecode(b *testing.B, w, h int) {
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/frame")
 }
 
-// BenchmarkDecode720p is the decode share of BenchmarkAnalyze720p.
+// BenchmarkDecode720p is image/jpeg's decode (Decode), which AnalyzeBytes
+// now uses only for frames its own decoder refuses; BenchmarkDecodeLuma720p
+// is the decode share of BenchmarkAnalyze720p.
 func BenchmarkDecode720p(b *testing.B) { benchDecode(b, 1280, 720) }
 
-// BenchmarkDecode1080p is the decode share of BenchmarkAnalyze1080p.
+// BenchmarkDecode1080p: the same at 1920x1080.
 func BenchmarkDecode1080p(b *testing.B) { benchDecode(b, 1920, 1080) }
 
 // benchAnalyzeImage is the analysis alone, on a decoded frame.

@@ -8,14 +8,18 @@ import (
 
 // pixels is the analysed picture, upright: a luma plane for the detector
 // and the photometric measures, and colour sampled on demand from the
-// source through the rotation (colour is only read on small areas).
+// source through the rotation (colour is only read on small areas). The
+// source is a decoded image or the live decoder's frame, whose colour is
+// one block mean per chroma block.
 type pixels struct {
 	w, h   int     // upright size
 	gray   []uint8 // upright luma, row stride = stride
 	stride int
+	own    []uint8 // p's own luma buffer, for turned or converted pictures
 
 	src    image.Image
 	ycc    *image.YCbCr // fast path for colour, nil otherwise
+	lf     *lumaFrame   // the live decoder's frame (block-mean chroma), nil otherwise
 	rot    int          // clockwise quarter turns applied to src: 0..3
 	sw, sh int          // source size
 	sx, sy int          // source Bounds().Min
@@ -30,7 +34,7 @@ func (p *pixels) load(img image.Image, rotation int) error {
 		return err
 	}
 	b := img.Bounds()
-	*p = pixels{gray: p.gray, src: img, rot: rot, sw: b.Dx(), sh: b.Dy(), sx: b.Min.X, sy: b.Min.Y}
+	*p = pixels{own: p.own, src: img, rot: rot, sw: b.Dx(), sh: b.Dy(), sx: b.Min.X, sy: b.Min.Y}
 	if p.sw <= 0 || p.sh <= 0 {
 		return fmt.Errorf("empty picture %dx%d", p.sw, p.sh)
 	}
@@ -51,13 +55,74 @@ func (p *pixels) load(img image.Image, rotation int) error {
 			return nil
 		}
 	}
-	n := p.w * p.h
-	if cap(p.gray) < n {
-		p.gray = make([]uint8, n)
-	}
-	p.gray, p.stride = p.gray[:n], p.w
+	p.useOwn()
 	p.fillLuma()
 	return nil
+}
+
+// loadFrame prepares p for the live decoder's frame f turned clockwise by
+// rotation degrees. Upright, f's luma plane is used in place; p then reads
+// f until the next load.
+func (p *pixels) loadFrame(f *lumaFrame, rotation int) error {
+	rot, err := quarterTurns(rotation)
+	if err != nil {
+		return err
+	}
+	*p = pixels{own: p.own, lf: f, rot: rot, sw: f.w, sh: f.h}
+	p.w, p.h = p.sw, p.sh
+	if rot%2 == 1 {
+		p.w, p.h = p.sh, p.sw
+	}
+	if rot == 0 {
+		p.gray, p.stride = f.y, f.ystride
+		return nil
+	}
+	p.useOwn()
+	turnPlane(p.gray, p.stride, f.y, f.ystride, f.w, f.h, rot)
+	return nil
+}
+
+// useOwn points the luma plane at p's own buffer (never at a source's
+// pixels: writing there would change the caller's picture).
+func (p *pixels) useOwn() {
+	n := p.w * p.h
+	if cap(p.own) < n {
+		p.own = make([]uint8, n)
+	}
+	p.gray, p.stride = p.own[:n], p.w
+}
+
+// turnPlane writes the source plane src (sw x sh, row stride ss) turned
+// clockwise by rot quarter turns to dst (row stride ds), with toSource's
+// mapping.
+func turnPlane(dst []uint8, ds int, src []uint8, ss, sw, sh, rot int) {
+	switch rot {
+	case 1: // upright (u, v) from source (v, sh-1-u)
+		for y := 0; y < sh; y++ {
+			row, u := src[y*ss:y*ss+sw], sh-1-y
+			for x, c := range row {
+				dst[x*ds+u] = c
+			}
+		}
+	case 2: // from (sw-1-u, sh-1-v)
+		for v := 0; v < sh; v++ {
+			row, out := src[(sh-1-v)*ss:(sh-1-v)*ss+sw], dst[v*ds:v*ds+sw]
+			for u := range out {
+				out[u] = row[sw-1-u]
+			}
+		}
+	case 3: // from (sw-1-v, u)
+		for y := 0; y < sh; y++ {
+			row := src[y*ss : y*ss+sw]
+			for x, c := range row {
+				dst[(sw-1-x)*ds+y] = c
+			}
+		}
+	default:
+		for y := 0; y < sh; y++ {
+			copy(dst[y*ds:y*ds+sw], src[y*ss:y*ss+sw])
+		}
+	}
 }
 
 func quarterTurns(rotation int) (int, error) {
@@ -86,22 +151,10 @@ func (p *pixels) toSource(u, v int) (x, y int) {
 func (p *pixels) fillLuma() {
 	switch m := p.src.(type) {
 	case *image.YCbCr:
-		for v := 0; v < p.h; v++ {
-			row := p.gray[v*p.stride : v*p.stride+p.w]
-			for u := range row {
-				x, y := p.toSource(u, v)
-				row[u] = m.Y[m.YOffset(x, y)]
-			}
-		}
+		turnPlane(p.gray, p.stride, m.Y[m.YOffset(p.sx, p.sy):], m.YStride, p.sw, p.sh, p.rot)
 		return
 	case *image.Gray:
-		for v := 0; v < p.h; v++ {
-			row := p.gray[v*p.stride : v*p.stride+p.w]
-			for u := range row {
-				x, y := p.toSource(u, v)
-				row[u] = m.Pix[m.PixOffset(x, y)]
-			}
-		}
+		turnPlane(p.gray, p.stride, m.Pix[m.PixOffset(p.sx, p.sy):], m.Stride, p.sw, p.sh, p.rot)
 		return
 	case *image.NRGBA, *image.RGBA:
 		var pix []uint8
@@ -154,6 +207,13 @@ func (p *pixels) rgb(u, v int) (r, g, b uint8) {
 	u = clampInt(u, 0, p.w-1)
 	v = clampInt(v, 0, p.h-1)
 	x, y := p.toSource(u, v)
+	if f := p.lf; f != nil {
+		yy, cb, cr := f.at(x, y)
+		if f.gray {
+			return yy, yy, yy
+		}
+		return color.YCbCrToRGB(yy, cb, cr)
+	}
 	if m := p.ycc; m != nil {
 		yi := m.YOffset(x, y)
 		ci := m.COffset(x, y)

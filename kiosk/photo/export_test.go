@@ -1,0 +1,37 @@
+package photo
+
+// Test hooks for the external tests of the live loop's JPEG decoder.
+
+// LumaPlanes is what the analysis's JPEG decoder made of a frame.
+type LumaPlanes struct {
+	W, H int
+	Gray bool
+	// MaxCoef bounds the dequantized coefficients' magnitude.
+	MaxCoef int64
+	f       *lumaFrame
+}
+
+// At returns luma and (block-mean) chroma at frame pixel (x, y).
+func (p LumaPlanes) At(x, y int) (yy, cb, cr uint8) { return p.f.at(x, y) }
+
+// LumaDecoder exposes the analysis's decoder; one value reuses its planes.
+type LumaDecoder struct{ d lumaDecoder }
+
+// Decode decodes b; the planes stay valid until the next call.
+func (l *LumaDecoder) Decode(b []byte, maxPixels int) (LumaPlanes, error) {
+	if err := l.d.decode(b, maxPixels); err != nil {
+		return LumaPlanes{}, err
+	}
+	f := &l.d.frame
+	return LumaPlanes{W: f.w, H: f.h, Gray: f.gray, MaxCoef: f.maxCoef, f: f}, nil
+}
+
+// PlanesAddr is the address of the luma plane's first byte (reuse checks).
+func (l *LumaDecoder) PlanesAddr() *uint8 { return &l.d.frame.y[0] }
+
+// DecodedWithLuma reports whether a's last AnalyzeBytes used the live
+// loop's decoder (true) or Decode (false).
+func DecodedWithLuma(a *Analyzer) bool { return a.lumaUsed }
+
+// PlanesCap is the capacity of the luma plane (allocation checks).
+func (l *LumaDecoder) PlanesCap() int { return cap(l.d.frame.y) }
