@@ -150,6 +150,7 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 	s.mu.Lock()
 	if c.State == CaptureReview {
 		s.review = &captured{Capture: c, photo: res.JPEG, frame: frame}
+		s.capturedLocked(c.ID)
 	} else {
 		s.review = nil
 	}
@@ -236,9 +237,20 @@ func (s *Station) Retake(id uint64) (Capture, error) {
 	return s.endReview(id, CaptureDiscarded)
 }
 
-// Accept confirms capture id. (The record queue, which stores it, comes
-// with the operator's session.)
+// Accept confirms capture id. When an operator's session is reviewing it,
+// the photo, the original frame and the student's record are first
+// committed to the record queue: if that fails (a full disk), the capture
+// stays under review and the error says why.
 func (s *Station) Accept(id uint64) (Capture, error) {
+	s.mu.Lock()
+	rv := s.review
+	s.mu.Unlock()
+	if rv == nil || rv.ID != id {
+		return Capture{}, fmt.Errorf("capture %d: %w", id, ErrNoCapture)
+	}
+	if _, err := s.save(rv); err != nil {
+		return Capture{}, err
+	}
 	return s.endReview(id, CaptureAccepted)
 }
 
@@ -251,7 +263,12 @@ func (s *Station) endReview(id uint64, state CaptureState) (Capture, error) {
 	c := s.review.Capture
 	c.State = state
 	s.review = nil
+	if state == CaptureDiscarded {
+		s.retookLocked()
+	}
+	sess := s.sessionLocked().view
 	s.mu.Unlock()
+	s.publishSession(sess)
 	s.restartFraming.Store(true)
 	s.logger.Info("capture", "id", c.ID, "state", c.State)
 	s.hub.Publish(Event{Type: EventCapture, Time: time.Now(), Data: c})

@@ -36,6 +36,8 @@ type Status struct {
 	Review *Capture `json:"review,omitempty"`
 	// Calibration is the booth's calibration and the wall's drift.
 	Calibration CalibrationStatus `json:"calibration"`
+	// Session is the operator's session: who is at the booth, how far.
+	Session SessionView `json:"session"`
 }
 
 // Station runs the booth's live loop: it takes frames from its FrameSource,
@@ -70,6 +72,20 @@ type Station struct {
 	// Camera, if set, locks the camera's exposure and white balance when
 	// the booth is calibrated.
 	Camera CameraLocker
+	// Roster, Operators and Records are the operator's session's
+	// collaborators: who may be photographed, who may operate, and where an
+	// accepted photo is saved. Without them the station frames and captures
+	// but keeps no records.
+	Roster    Roster
+	Operators Operators
+	Records   Records
+	// StationID names this station in every record.
+	StationID string
+	// FeeYuan is the on-site fee; DefaultFeeYuan if 0.
+	FeeYuan int
+	// IdleTimeout returns the booth to its start screen after this long
+	// without a touch; DefaultIdleTimeout if 0, never if negative.
+	IdleTimeout time.Duration
 
 	src    FrameSource
 	logger *slog.Logger
@@ -90,6 +106,7 @@ type Station struct {
 	review      *captured // the capture waiting for the student, if any
 	calibration *Calibration
 	drift       float64 // wall colour now against the calibration (CIEDE2000)
+	sess        *session
 
 	// capturing is a one-slot semaphore: one capture or calibration at a
 	// time; it also guards captureAnalyzer.
@@ -202,6 +219,7 @@ func (s *Station) statsLoop(ctx context.Context) {
 			last, lastAt = n, now
 			s.hub.Publish(Event{Type: EventStats, Time: now, Data: st})
 			s.measureDrift(s.frames.get())
+			s.idleCheck(now)
 		}
 	}
 }
@@ -258,7 +276,7 @@ func (s *Station) Status() Status {
 	cal := s.calibrationStatus()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Camera: s.camera, Stats: s.stats, Feedback: s.lastFeedback, Calibration: cal}
+	st := Status{Camera: s.camera, Stats: s.stats, Feedback: s.lastFeedback, Calibration: cal, Session: s.sessionLocked().view}
 	if s.review != nil {
 		c := s.review.Capture
 		st.Review = &c
