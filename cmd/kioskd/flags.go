@@ -7,6 +7,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
+
+	"kioskd/kiosk/roster"
 )
 
 // envName is the environment twin of a flag: -camera-size is KIOSK_CAMERA_SIZE.
@@ -40,7 +43,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() > 0 && fs.Name() != "check" && fs.Name() != "standardize" {
+	if fs.NArg() > 0 && !takesArgs[fs.Name()] {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	given := make(map[string]bool)
@@ -64,6 +67,9 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	}
 	return nil
 }
+
+// takesArgs names the commands that take arguments after their flags.
+var takesArgs = map[string]bool{"check": true, "standardize": true, "operator": true, "roster import": true}
 
 // usageError marks errors in how kioskd was called; main exits 2 for them.
 type usageError struct{ err error }
@@ -127,5 +133,56 @@ func (l *listValue) Set(v string) error {
 			*l = append(*l, p)
 		}
 	}
+	return nil
+}
+
+// windowValue is a collection period: START/END as dates (YYYY-MM-DD, in
+// local time; END is the last day, included) or RFC 3339 times.
+type windowValue struct{ roster.Window }
+
+func (w *windowValue) String() string {
+	if w.Start.IsZero() && w.End.IsZero() {
+		return ""
+	}
+	return w.Start.Format(time.DateOnly) + "/" + w.End.Add(-time.Nanosecond).Format(time.DateOnly)
+}
+
+func (w *windowValue) Set(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		*w = windowValue{}
+		return nil
+	}
+	a, b, ok := strings.Cut(v, "/")
+	if !ok {
+		return fmt.Errorf("want START/END, like 2026-05-01/2026-06-30")
+	}
+	parse := func(s string, end bool) (time.Time, error) {
+		s = strings.TrimSpace(s)
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t, nil
+		}
+		t, err := time.ParseInLocation(time.DateOnly, s, time.Local)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a date like 2026-05-01", s)
+		}
+		if end {
+			t = t.AddDate(0, 0, 1) // the whole last day
+		}
+		return t, nil
+	}
+	start, err := parse(a, false)
+	if err != nil {
+		return err
+	}
+	end, err := parse(b, true)
+	if err != nil {
+		return err
+	}
+	win := roster.Window{Start: start, End: end}
+	if err := win.Validate(); err != nil {
+		return err
+	}
+	w.Window = win
 	return nil
 }

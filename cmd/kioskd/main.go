@@ -64,6 +64,8 @@ func exitCode(w io.Writer, err error) int {
 // together. It holds no logic of its own.
 type Main struct {
 	Stdout, Stderr io.Writer
+	// Stdin is where `kioskd operator` reads the PIN; os.Stdin if nil.
+	Stdin io.Reader
 	// Getenv reads the KIOSK_* environment twins of the flags.
 	Getenv func(string) string
 	// Ready, if set, is called with the web server's address once it
@@ -93,6 +95,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.standardize(ctx, rest)
 	case "devices":
 		return m.devices(ctx, rest)
+	case "operator":
+		return m.operator(ctx, rest)
+	case "roster":
+		return m.rosterCommand(ctx, rest)
 	case "doctor":
 		return m.doctor(ctx, rest)
 	case "version":
@@ -115,6 +121,8 @@ commands:
   run       run the station (the default): camera, live preview at http://127.0.0.1:8080
   check     analyse photos as the live framing checks would: one JSON line per file
   standardize  turn frames into the spec's photo (480x640 JPEG, 300 dpi, 30-40 KB) with a JSON proof
+  operator  print an operators-file line for ID NAME, the PIN read from standard input
+  roster    'roster import [-replace] FILE': import the student roster CSV (stop kioskd first)
   devices   list the cameras (V4L2 devices) with their formats, sizes and frame rates
   doctor    check the camera, state folder, disk, clock and listen address with the run settings; exit 1 on a failure
   version   print the version

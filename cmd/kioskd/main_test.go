@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,12 +40,32 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testHome is HOME for the program under test, so that its default state
+// folder (~/.local/state/kioskd) is a temporary one, never the user's.
+var testHome string
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "kioskd-test-home-")
+	if err != nil {
+		panic(err)
+	}
+	testHome = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
+
 func testMain(env map[string]string) (*Main, *syncBuffer, *syncBuffer) {
 	var stdout, stderr syncBuffer
 	return &Main{
 		Stdout: &stdout,
 		Stderr: &stderr,
-		Getenv: func(k string) string { return env[k] },
+		Getenv: func(k string) string {
+			if v, ok := env[k]; ok || k != "HOME" {
+				return v
+			}
+			return testHome
+		},
 	}, &stdout, &stderr
 }
 

@@ -18,6 +18,8 @@ import (
 	"kioskd/camera/replay"
 	"kioskd/kiosk"
 	"kioskd/kiosk/photo"
+	"kioskd/kiosk/queue"
+	"kioskd/kiosk/roster"
 	"kioskd/web"
 )
 
@@ -39,6 +41,11 @@ type runConfig struct {
 	autoCapture  bool
 	stateDir     string
 	minFree      byteSize
+	stationID    string
+	operators    string
+	fee          int
+	idleTimeout  time.Duration
+	window       windowValue
 	logLevel     slog.Level
 }
 
@@ -70,6 +77,8 @@ func newRunConfig() runConfig {
 		hold:         photo.DefaultHold,
 		countdown:    kiosk.DefaultCountdown,
 		minFree:      defaultMinFree,
+		fee:          kiosk.DefaultFeeYuan,
+		idleTimeout:  kiosk.DefaultIdleTimeout,
 	}
 }
 
@@ -93,6 +102,11 @@ func (cfg *runConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&cfg.autoCapture, "auto-capture", false, "capture by itself when the countdown ends (the operator can always capture with the button)")
 	fs.StringVar(&cfg.stateDir, "state-dir", cfg.stateDir, "folder for the station's state (the booth calibration); if empty, $STATE_DIRECTORY (set by systemd for the service), else $XDG_STATE_HOME/kioskd, else ~/.local/state/kioskd")
 	fs.Var(&cfg.minFree, "min-free", "free space the state folder's disk must keep, like 1GiB or 500MiB (kioskd doctor fails below it and warns below twice it)")
+	fs.StringVar(&cfg.stationID, "station-id", "", "this station's name in every record; the host name if empty")
+	fs.StringVar(&cfg.operators, "operators", "", "the operators file (one `ID PIN-HASH NAME` per line, see docs/roster.md); STATE_DIR/operators if empty; without it the booth frames and captures but keeps no records")
+	fs.IntVar(&cfg.fee, "fee", cfg.fee, "the on-site fee in yuan (a retake after a rejection is free)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", cfg.idleTimeout, "return to the start screen, clearing the student's data, after this long untouched (0: never)")
+	fs.Var(&cfg.window, "window", "the collection period, START/END as dates (2026-05-01/2026-06-30); outside it identification is refused; empty: always open")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
 
@@ -107,6 +121,12 @@ func (cfg *runConfig) validate() error {
 		return usageError{fmt.Errorf("-hold %v: want 0s to 1m", cfg.hold)}
 	case cfg.countdown <= 0 || cfg.countdown > time.Minute:
 		return usageError{fmt.Errorf("-countdown %v: want more than 0s, at most 1m", cfg.countdown)}
+	case cfg.fee < 0 || cfg.fee > 10000:
+		return usageError{fmt.Errorf("-fee %d: want 0 to 10000 yuan", cfg.fee)}
+	case cfg.idleTimeout < 0:
+		return usageError{fmt.Errorf("-idle-timeout %v: want 0 (never) or more", cfg.idleTimeout)}
+	case len(cfg.stationID) > 64:
+		return usageError{fmt.Errorf("-station-id: at most 64 characters")}
 	}
 	return nil
 }
@@ -148,6 +168,11 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	if locker, ok := src.(kiosk.CameraLocker); ok {
 		st.Camera = locker
 	}
+	closeStores, err := m.openStores(cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
 	srv := web.NewServer(st, logger)
 	srv.AllowedHosts = cfg.allowedHosts
 	metrics := web.NewMetrics(st)
@@ -222,6 +247,55 @@ func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource
 	dev.Rotation = int(cfg.rotate)
 	logger.Info("using the camera", "device", path)
 	return dev, nil
+}
+
+// openStores opens the record queue and the roster in the state folder
+// and the operators file, and gives them to the station's session. It
+// returns the function that closes them, after the station has stopped.
+func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger) (func(), error) {
+	st.FeeYuan = cfg.fee
+	st.IdleTimeout = cfg.idleTimeout
+	if st.IdleTimeout == 0 {
+		st.IdleTimeout = -1 // never
+	}
+	st.StationID = cfg.stationID
+	if st.StationID == "" {
+		st.StationID, _ = os.Hostname()
+	}
+	q, err := queue.Open(st.StateDir, queue.Options{MinFree: int64(cfg.minFree), Logger: logger.With("component", "queue")})
+	if err != nil {
+		return nil, fmt.Errorf("record queue: %w (is another kioskd running with the same -state-dir?)", err)
+	}
+	r, err := roster.Open(st.StateDir, roster.Options{Window: cfg.window.Window, Logger: logger.With("component", "roster")})
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("roster: %w", err)
+	}
+	st.Records, st.Roster = q, r
+	path := cfg.operators
+	if path == "" {
+		path = filepath.Join(st.StateDir, "operators")
+	}
+	ops, err := roster.LoadOperators(path)
+	switch {
+	case err == nil:
+		st.Operators = ops
+		logger.Info("operators loaded", "count", len(ops.List()))
+	case errors.Is(err, os.ErrNotExist) && cfg.operators == "":
+		logger.Warn("no operators file: the booth frames and captures without sign-in and keeps no records; add operators with 'kioskd operator'", "path", path)
+	default:
+		r.Close()
+		q.Close()
+		return nil, fmt.Errorf("operators: %w", err)
+	}
+	return func() {
+		if err := r.Close(); err != nil {
+			logger.Warn("close roster", "err", err)
+		}
+		if err := q.Close(); err != nil {
+			logger.Warn("close record queue", "err", err)
+		}
+	}, nil
 }
 
 // defaultStateDir is systemd's StateDirectory when kioskd runs as the
