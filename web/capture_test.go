@@ -55,7 +55,11 @@ func startDemoBooth(t testing.TB, at time.Duration, wrap func(*kiosk.Station) we
 	src := newTestSource(kiosk.SourceDemo)
 	src.interval = 50 * time.Millisecond
 	src.auto = []kiosk.Frame{demoFrame(t, at)}
-	h := startHarness(t, src, harnessOptions{wrap: wrap})
+	// The consoles in these tests read only while they wait for an
+	// answer; under the race detector a capture takes several seconds, in
+	// which the default write timeout would evict a console that is not
+	// reading its frames. Eviction is tested elsewhere.
+	h := startHarness(t, src, harnessOptions{wrap: wrap, configure: func(s *web.Server) { s.WriteTimeout = 2 * time.Minute }})
 	waitStationFrames(t, h.st)
 	return h
 }
