@@ -148,13 +148,20 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 		"candidates", c.Candidates, "tookMS", int(c.TookMS))
 
 	s.mu.Lock()
+	var sess *SessionView
 	if c.State == CaptureReview {
 		s.review = &captured{Capture: c, photo: res.JPEG, frame: frame}
-		s.capturedLocked(c.ID)
+		if s.capturedLocked(c.ID) {
+			v := s.sess.view
+			sess = &v
+		}
 	} else {
 		s.review = nil
 	}
 	s.mu.Unlock()
+	if sess != nil {
+		s.publishSession(*sess)
+	}
 	s.hub.Publish(Event{Type: EventCapture, Time: time.Now(), Data: c})
 	return c, nil
 }

@@ -134,6 +134,12 @@ func (s *Station) sessionLocked() *session {
 	return s.sess
 }
 
+// SessionsConfigured reports whether the station runs operator sessions:
+// it has a roster, operators and a record queue.
+func (s *Station) SessionsConfigured() bool {
+	return s.Roster != nil && s.Operators != nil && s.Records != nil
+}
+
 // Session returns the operator's session as the screen shows it.
 func (s *Station) Session() SessionView {
 	s.mu.Lock()
@@ -321,13 +327,16 @@ func (s *Station) Cancel() (SessionView, error) {
 	})
 }
 
-// captured moves a framing session to reviewing capture id; called by
-// Capture under s.mu.
-func (s *Station) capturedLocked(id uint64) {
-	if ss := s.sess; ss != nil && ss.view.State == SessionFraming {
-		ss.view.State, ss.view.CaptureID = SessionReviewing, id
-		ss.view.Updated, ss.touched = time.Now(), time.Now()
+// capturedLocked moves a framing session to reviewing capture id and
+// reports whether it did; called by Capture under s.mu.
+func (s *Station) capturedLocked(id uint64) bool {
+	ss := s.sess
+	if ss == nil || ss.view.State != SessionFraming {
+		return false
 	}
+	ss.view.State, ss.view.CaptureID = SessionReviewing, id
+	ss.view.Updated, ss.touched = time.Now(), time.Now()
+	return true
 }
 
 // retookLocked moves a reviewing session back to framing; under s.mu.

@@ -54,6 +54,9 @@ func errorFor(err error) *errorData {
 	case errors.Is(err, kiosk.ErrBoothNotEmpty):
 		code = codeNotEmpty
 	default:
+		if e, ok := sessionErrorFor(err); ok {
+			return e // a save that failed on accept, a session step
+		}
 		code = codeInternal
 	}
 	e := errorTexts[code]

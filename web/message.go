@@ -24,6 +24,15 @@ const (
 	clientAccept    = "accept"    // {"id": N}: the photo under review is confirmed
 	clientRetake    = "retake"    // {"id": N}: the photo under review is discarded
 	clientCalibrate = "calibrate" // take the clean plate of the empty booth
+
+	// The operator's session (see docs/ui-protocol.md, "The session").
+	clientSignIn   = "sign_in"  // {"id": operator ID, "pin": PIN}
+	clientSignOut  = "sign_out" // end the operator's shift
+	clientIdentify = "identify" // {"id_number", "name"} or {"code"}
+	clientConsent  = "consent"  // {"version"}: the student agreed
+	clientPay      = "pay"      // {"method", "receipt"}
+	clientFrame    = "frame"    // start the framing
+	clientCancel   = "cancel"   // drop the student in progress
 )
 
 // MaxCaptureID is the largest capture ID a client may name: the largest
@@ -38,7 +47,7 @@ const (
 	serverStatus = "status" // a snapshot, sent again after events were lost
 	serverPong   = "pong"   // the answer to a ping
 	serverAck    = "ack"    // a client command was accepted
-	serverResult = "result" // the outcome of a capture, accept, retake or calibrate
+	serverResult = "result" // the outcome of a command: capture, accept, retake, calibrate, a session step
 )
 
 // UI languages a client may announce.
@@ -54,6 +63,18 @@ type clientMessage struct {
 	ID      uint32 // ping: echoed in the pong
 	Lang    string // hello: langZH or langEN
 	Capture uint64 // accept, retake: the capture's ID, 1..MaxCaptureID
+
+	// Session fields. The parser checks only that they are JSON strings;
+	// their content (length, control characters) is checked by the
+	// command, which answers bad_input.
+	Operator string // sign_in
+	PIN      string // sign_in
+	IDNumber string // identify by ID number, with Name
+	Name     string // identify by ID number
+	Code     string // identify by collection code
+	Version  string // consent
+	Method   string // pay
+	Receipt  string // pay (may be empty)
 }
 
 // protocolError is why a client message was refused. Code is the WebSocket
@@ -79,6 +100,7 @@ var (
 	errTrailingData  = &protocolError{websocket.ClosePolicyViolation, "trailing data after message"}
 	errBadLang       = &protocolError{websocket.ClosePolicyViolation, "unsupported language"}
 	errBadCaptureID  = &protocolError{websocket.ClosePolicyViolation, "bad capture id"}
+	errMissingField  = &protocolError{websocket.ClosePolicyViolation, "missing field"}
 )
 
 // parseClientMessage checks and decodes one WebSocket message from a client.
@@ -129,7 +151,7 @@ func parseClientMessage(messageType int, data []byte) (clientMessage, error) {
 			return clientMessage{}, errBadLang
 		}
 		return clientMessage{Type: clientHello, Lang: m.Lang}, nil
-	case clientCapture, clientCalibrate:
+	case clientCapture, clientCalibrate, clientSignOut, clientFrame, clientCancel:
 		var m struct {
 			Type string `json:"type"`
 		}
@@ -149,6 +171,69 @@ func parseClientMessage(messageType int, data []byte) (clientMessage, error) {
 			return clientMessage{}, errBadCaptureID
 		}
 		return clientMessage{Type: head.Type, Capture: *m.ID}, nil
+	case clientSignIn:
+		var m struct {
+			Type string  `json:"type"`
+			ID   *string `json:"id"`
+			PIN  *string `json:"pin"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.ID == nil || m.PIN == nil {
+			return clientMessage{}, errMissingField
+		}
+		return clientMessage{Type: clientSignIn, Operator: *m.ID, PIN: *m.PIN}, nil
+	case clientIdentify:
+		var m struct {
+			Type     string  `json:"type"`
+			IDNumber *string `json:"id_number"`
+			Name     *string `json:"name"`
+			Code     *string `json:"code"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		// Either the ID number and the name, or the code: never a mix.
+		byID := m.IDNumber != nil && m.Name != nil && m.Code == nil
+		byCode := m.Code != nil && m.IDNumber == nil && m.Name == nil
+		switch {
+		case byID:
+			return clientMessage{Type: clientIdentify, IDNumber: *m.IDNumber, Name: *m.Name}, nil
+		case byCode:
+			return clientMessage{Type: clientIdentify, Code: *m.Code}, nil
+		default:
+			return clientMessage{}, errMissingField
+		}
+	case clientConsent:
+		var m struct {
+			Type    string  `json:"type"`
+			Version *string `json:"version"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.Version == nil {
+			return clientMessage{}, errMissingField
+		}
+		return clientMessage{Type: clientConsent, Version: *m.Version}, nil
+	case clientPay:
+		var m struct {
+			Type    string  `json:"type"`
+			Method  *string `json:"method"`
+			Receipt *string `json:"receipt"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.Method == nil {
+			return clientMessage{}, errMissingField
+		}
+		msg := clientMessage{Type: clientPay, Method: *m.Method}
+		if m.Receipt != nil {
+			msg.Receipt = *m.Receipt
+		}
+		return msg, nil
 	default:
 		return clientMessage{}, errUnknownType
 	}

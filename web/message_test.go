@@ -26,6 +26,27 @@ func TestParseClientMessage(t *testing.T) {
 		{"calibrate", false, `{"type":"calibrate"}`, web.ClientMessage{Type: "calibrate"}, 0},
 		{"accept", false, `{"type":"accept","id":12}`, web.ClientMessage{Type: "accept", Capture: 12}, 0},
 		{"retake", false, `{"id":1,"type":"retake"}`, web.ClientMessage{Type: "retake", Capture: 1}, 0},
+		{"sign_in", false, `{"type":"sign_in","id":"op01","pin":"246810"}`, web.ClientMessage{Type: "sign_in", Operator: "op01", PIN: "246810"}, 0},
+		{"sign_out", false, `{"type":"sign_out"}`, web.ClientMessage{Type: "sign_out"}, 0},
+		{"identify by ID", false, `{"type":"identify","name":"张三","id_number":"330106200403150019"}`, web.ClientMessage{Type: "identify", IDNumber: "330106200403150019", Name: "张三"}, 0},
+		{"identify by code", false, `{"type":"identify","code":"QR8K2M7Q1"}`, web.ClientMessage{Type: "identify", Code: "QR8K2M7Q1"}, 0},
+		{"identify, control characters pass the parser", false, `{"type":"identify","code":"a\u0000"}`, web.ClientMessage{Type: "identify", Code: "a\x00"}, 0},
+		{"consent", false, `{"type":"consent","version":"v1"}`, web.ClientMessage{Type: "consent", Version: "v1"}, 0},
+		{"pay", false, `{"type":"pay","method":"qr","receipt":"R-1"}`, web.ClientMessage{Type: "pay", Method: "qr", Receipt: "R-1"}, 0},
+		{"pay without receipt", false, `{"type":"pay","method":"cash"}`, web.ClientMessage{Type: "pay", Method: "cash"}, 0},
+		{"frame", false, `{"type":"frame"}`, web.ClientMessage{Type: "frame"}, 0},
+		{"cancel", false, `{"type":"cancel"}`, web.ClientMessage{Type: "cancel"}, 0},
+		{"sign_in without pin", false, `{"type":"sign_in","id":"op01"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"sign_in pin number", false, `{"type":"sign_in","id":"op01","pin":123456}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"identify both forms", false, `{"type":"identify","code":"Q","id_number":"1","name":"n"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"identify name only", false, `{"type":"identify","name":"n"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"identify code null", false, `{"type":"identify","code":null}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"consent without version", false, `{"type":"consent"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"pay method array", false, `{"type":"pay","method":["cash"]}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"pay without method", false, `{"type":"pay","receipt":"R"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"frame with a field", false, `{"type":"frame","seq":1}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"cancel with a field", false, `{"type":"cancel","id":1}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
+		{"sign_out with a field", false, `{"type":"sign_out","id":"op01"}`, web.ClientMessage{}, websocket.ClosePolicyViolation},
 		{"accept, largest id", false, `{"type":"accept","id":9007199254740991}`, web.ClientMessage{Type: "accept", Capture: web.MaxCaptureID}, 0},
 
 		{"binary", true, `{"type":"ping","id":1}`, web.ClientMessage{}, websocket.CloseUnsupportedData},
@@ -106,6 +127,12 @@ func FuzzParseClientMessage(f *testing.F) {
 	f.Add(false, []byte(`{"type":"calibrate"}`))
 	f.Add(false, []byte(`{"type":"accept","id":3}`))
 	f.Add(false, []byte(`{"type":"retake","id":9007199254740991}`))
+	f.Add(false, []byte(`{"type":"sign_in","id":"op01","pin":"246810"}`))
+	f.Add(false, []byte(`{"type":"identify","id_number":"330106200403150019","name":"张三"}`))
+	f.Add(false, []byte(`{"type":"identify","code":"QR8K2M7Q1"}`))
+	f.Add(false, []byte(`{"type":"consent","version":"v1"}`))
+	f.Add(false, []byte(`{"type":"pay","method":"cash","receipt":""}`))
+	f.Add(false, []byte(`{"type":"frame"}`))
 	f.Fuzz(func(t *testing.T, binary bool, data []byte) {
 		mt := websocket.TextMessage
 		if binary {
@@ -147,6 +174,20 @@ func FuzzParseClientMessage(f *testing.F) {
 		case "accept", "retake":
 			if m.Capture == 0 || m.Capture > web.MaxCaptureID || m.Lang != "" || m.ID != 0 {
 				t.Fatalf("%s with capture %d: %+v", m.Type, m.Capture, m)
+			}
+		case "sign_out", "frame", "cancel":
+			if m != (web.ClientMessage{Type: m.Type}) {
+				t.Fatalf("%s with fields: %+v", m.Type, m)
+			}
+		case "sign_in", "identify", "consent", "pay":
+			if m.Lang != "" || m.Capture != 0 || m.ID != 0 {
+				t.Fatalf("%s with fields of other types: %+v", m.Type, m)
+			}
+			if m.Type == "identify" && m.Code != "" && (m.IDNumber != "" || m.Name != "") {
+				t.Fatalf("identify by code and by ID number at once: %+v", m)
+			}
+			if !strings.Contains(string(data), m.Type) {
+				t.Fatalf("accepted %q as %s", data, m.Type)
 			}
 		default:
 			t.Fatalf("accepted unknown type %q", m.Type)

@@ -55,6 +55,17 @@ type Station interface {
 	Retake(id uint64) (kiosk.Capture, error)
 	// Calibrate takes the clean plate of the empty booth.
 	Calibrate(ctx context.Context) (kiosk.CalibrationStatus, error)
+
+	// The operator's session: each step returns the new view, which the
+	// station also publishes as a kiosk.EventSession.
+	SignIn(id, pin string) (kiosk.SessionView, error)
+	SignOut() kiosk.SessionView
+	Identify(idNumber, name, code string) (kiosk.SessionView, error)
+	SessionsConfigured() bool
+	Consent(version string) (kiosk.SessionView, error)
+	Pay(method, receipt string) (kiosk.SessionView, error)
+	Frame() (kiosk.SessionView, error)
+	Cancel() (kiosk.SessionView, error)
 }
 
 //go:embed static
@@ -84,11 +95,20 @@ type Server struct {
 	// machine needs -listen on a reachable address and its host name in
 	// AllowedHosts. Set before Run.
 	Metrics http.Handler
+	// SignInLimit is how many failed sign-ins one connection may make
+	// within SignInWindow before sign_in answers too_many for a window;
+	// all connections together may make twice as many.
+	// DefaultSignInLimit if 0.
+	SignInLimit int
+	// SignInWindow is the period failed sign-ins are counted over and the
+	// length of a lockout; DefaultSignInWindow if 0.
+	SignInWindow time.Duration
 
 	st      Station
 	logger  *slog.Logger
 	version string
 	static  fs.FS
+	signIns throttle // the station's failed sign-ins
 
 	// frameWritten, if set (by tests, before Run), is called by a client's
 	// writer after each frame's WriteMessage has returned without error.
@@ -277,12 +297,14 @@ type statusResponse struct {
 	Stats       kiosk.Stats             `json:"stats"`
 	Review      *kiosk.Capture          `json:"review,omitempty"`
 	Calibration kiosk.CalibrationStatus `json:"calibration"`
+	// Session is the operator's session: the student only masked.
+	Session kiosk.SessionView `json:"session"`
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := s.st.Status()
 	writeJSON(w, s, http.StatusOK, statusResponse{Version: s.version, Camera: st.Camera, Stats: st.Stats,
-		Review: st.Review, Calibration: st.Calibration})
+		Review: st.Review, Calibration: st.Calibration, Session: st.Session})
 }
 
 // contentTypes are the types of the files the UI ships, fixed here so that

@@ -42,6 +42,10 @@ type serverMessage struct {
 type helloData struct {
 	Version string       `json:"version"`
 	Status  kiosk.Status `json:"status"`
+	// Sessions says whether the station runs operator sessions (sign-in,
+	// identify, consent, fee); without them the console frames and
+	// captures without signing in.
+	Sessions bool `json:"sessions"`
 }
 
 // frameData describes the binary frames that follow it.
@@ -129,6 +133,8 @@ type client struct {
 	job  chan struct{}
 	jobs sync.WaitGroup
 	base context.Context // the request's context: done when the server stops
+
+	signIns throttle // this connection's failed sign-ins
 }
 
 // serve runs the connection and returns why it ended.
@@ -262,6 +268,8 @@ func (c *client) read(ctx context.Context) error {
 			reply = serverMessage{Type: serverAck, Data: ackData{For: clientHello, Lang: m.Lang}}
 		case clientAccept, clientRetake:
 			reply = c.srv.endReview(m.Type, m.Capture)
+		case clientSignIn, clientSignOut, clientIdentify, clientConsent, clientPay, clientFrame, clientCancel:
+			reply = c.srv.sessionStep(c, m)
 		case clientCapture, clientCalibrate:
 			// These take up to a second or more: they run beside the
 			// reader, which keeps answering pings and reading the close.
@@ -312,7 +320,7 @@ func (c *client) write(ctx context.Context) error {
 	defer ping.Stop()
 
 	if err := c.writeJSON(serverMessage{Type: serverHello, Time: time.Now(),
-		Data: helloData{Version: c.srv.version, Status: st.Status()}}); err != nil {
+		Data: helloData{Version: c.srv.version, Status: st.Status(), Sessions: c.srv.sessionsConfigured()}}); err != nil {
 		return err
 	}
 	c.want <- struct{}{}

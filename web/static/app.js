@@ -10,6 +10,7 @@ import { Overlay } from "./overlay.js";
 import { FramingPanel } from "./framing.js";
 import { CountdownRing } from "./countdown.js";
 import { reportRows, renderRows, failedChecks, rowKey } from "./review.js";
+import { SessionScreens } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const MIRROR_KEY = "kiosk.mirror";
@@ -48,10 +49,29 @@ const kiosk = {
   calibrating: false,
   lastResult: null, // {for, ok, code} of the newest result message
   toast: "", // the error text shown, if any
+  // The operator's session (see docs/ui-protocol.md, "The session"):
+  sessions: false, // the station runs sessions; without, no sign-in
+  session: null, // the newest SessionView
+  screen: null, // the session screen shown (signin|start|student|saved), null for framing
 };
 window.kiosk = kiosk;
 
 let retryAt = 0; // when the socket reconnects, while disconnected
+
+const SESSION_COMMANDS = new Set(["sign_in", "sign_out", "identify", "consent", "pay", "frame", "cancel"]);
+const session = new SessionScreens((m) => socket.send(m));
+
+// applySession takes a session view and redraws what depends on it.
+function applySession(view) {
+  session.apply(view);
+  kiosk.session = session.view;
+  kiosk.screen = session.shown;
+}
+
+// framingAllowed: the capture button works (always without sessions).
+function framingAllowed() {
+  return !session.enabled || session.view?.state === "framing";
+}
 
 const stage = $("stage");
 const viewport = $("viewport");
@@ -137,9 +157,13 @@ $("camera").addEventListener("toggle", () => {
 $("lang-toggle").addEventListener("click", () => {
   i18n.setLang(i18n.lang() === "zh-CN" ? "en" : "zh-CN");
 });
+// The session screens' Enter submits their forms; the language switch
+// must not steal the focus from them.
+$("lang-toggle").addEventListener("mousedown", (e) => e.preventDefault());
 
 i18n.onChange((l) => {
   kiosk.lang = l;
+  session.render();
   render();
   renderFraming();
   renderCapture();
@@ -258,6 +282,7 @@ function applyStatus(status) {
   kiosk.stats = status.stats ?? kiosk.stats;
   if (status.feedback) applyFeedback(status.feedback);
   if (status.calibration) kiosk.calibration = status.calibration;
+  if (status.session) applySession(status.session);
   // A snapshot is the truth about the review: after a reconnect the photo
   // under review shows again, and one that ended meanwhile goes away.
   if (status.review && status.review.state === "review") {
@@ -359,7 +384,7 @@ function applyResult(m) {
 }
 
 function capture() {
-  if (!kiosk.connected || kiosk.working || kiosk.review) return;
+  if (!kiosk.connected || kiosk.working || kiosk.review || !framingAllowed()) return;
   kiosk.refusal = null;
   if (socket.send({ type: "capture" })) setWorking(true);
   renderCapture();
@@ -402,11 +427,12 @@ function renderCapture() {
   const live = kiosk.connected;
   const r = kiosk.review;
   const btn = $("capture");
-  btn.disabled = !live || kiosk.working || !!r;
+  btn.disabled = !live || kiosk.working || !!r || !framingAllowed();
   $("working").hidden = !kiosk.working;
 
   // The review panel takes the framing panel's place beside the preview.
   document.body.classList.toggle("reviewing", !!r);
+  session.setReviewing(!!r);
   $("review").hidden = !r;
   if (r) {
     const c = r.capture ?? {};
@@ -567,6 +593,7 @@ setInterval(() => {
 const handlers = {
   hello: (d) => {
     kiosk.version = d.version;
+    session.enabled = kiosk.sessions = !!d.sessions;
     applyStatus(d.status);
   },
   status: (d) => applyStatus(d),
@@ -589,7 +616,16 @@ const captureHandlers = {
   calibration: (m) => {
     kiosk.calibration = m.data ?? null;
   },
-  result: (m) => applyResult(m),
+  result: (m) => {
+    if (SESSION_COMMANDS.has(m.for)) {
+      kiosk.lastResult = { for: m.for, ok: !!m.ok, code: m.error?.code ?? "" };
+      session.result(m);
+      kiosk.screen = session.shown;
+    } else {
+      applyResult(m);
+    }
+  },
+  session: (m) => applySession(m.data ?? null),
 };
 
 // Framing messages come 15 times a second: they redraw only the framing
@@ -621,6 +657,7 @@ const socket = new StationSocket(url, {
     ring.cancel();
     setWorking(false);
     kiosk.calibrating = false;
+    session.disconnected();
     render();
     renderFraming();
     renderCapture();
