@@ -175,20 +175,22 @@ func applyTone(img *rgbPlane, t toneLUT) {
 		}
 	}
 	parallelRows(img.h, func(y0, y1 int) {
-		for i := 3 * y0 * img.w; i < 3*y1*img.w; i++ {
-			c := i % 3
-			x := float64(img.pix[i]) * steps / 255
-			k := int(x)
-			if k >= steps {
-				img.pix[i] = lut[c][steps]
-				continue
+		px := img.pix[3*y0*img.w : 3*y1*img.w]
+		for i := 0; i+2 < len(px); i += 3 {
+			p := px[i : i+3 : i+3]
+			for c := range p {
+				x := float64(p[c]) * steps / 255
+				k := int(x)
+				switch {
+				case k >= steps:
+					p[c] = lut[c][steps]
+				case k < 0:
+					p[c] = lut[c][0]
+				default:
+					fr := float32(x - float64(k))
+					p[c] = lut[c][k]*(1-fr) + lut[c][k+1]*fr
+				}
 			}
-			if k < 0 {
-				img.pix[i] = lut[c][0]
-				continue
-			}
-			fr := float32(x - float64(k))
-			img.pix[i] = lut[c][k]*(1-fr) + lut[c][k+1]*fr
 		}
 	})
 }

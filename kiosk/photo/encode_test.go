@@ -6,6 +6,8 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -265,4 +267,83 @@ func sameQuant(a, b [4]*[64]uint16) bool {
 		}
 	}
 	return true
+}
+
+// noisyPortrait is a 480x640 picture whose JPEG size grows with noise.
+func noisyPortrait(noise float64) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, 480, 640))
+	rng := rand.New(rand.NewPCG(9, uint64(noise*10)))
+	for y := 0; y < 640; y++ {
+		for x := 0; x < 480; x++ {
+			i := img.PixOffset(x, y)
+			base := [3]float64{67, 142, 219}
+			if math.Hypot(float64(x-240), float64(y-330)*0.8) < 150 {
+				base = [3]float64{180 + 40*math.Sin(float64(x)/9), 140, 120}
+			}
+			for c := 0; c < 3; c++ {
+				img.Pix[i+c] = uint8(max(0, min(255, base[c]+noise*rng.NormFloat64())))
+			}
+			img.Pix[i+3] = 255
+		}
+	}
+	return img
+}
+
+// TestEncodeWindow: the size search finds a quality inside the window in
+// a few encodes whenever one exists (checked against every quality), and
+// otherwise returns the highest quality that fits, or minQ within the hard
+// maximum, or an error above it.
+func TestEncodeWindow(t *testing.T) {
+	const minB, maxB, hard = 30720, 40000, 60000
+	// noise 0: below the window even at 95; 2, 6, 14: inside it at
+	// qualities from 91 down to 62; 30: above the hard maximum at 60.
+	noises := []float64{0, 2, 6, 14, 30}
+	if testing.Short() {
+		noises = []float64{2, 14}
+	}
+	for _, noise := range noises {
+		img := noisyPortrait(noise)
+		// every quality's size, by a plain encode with the density set
+		sizes := map[int]int{}
+		inWindow := false
+		for q := 60; q <= 95; q++ {
+			b := encodeJPEG(t, img, q)
+			d, err := photo.SetJFIFDensity(b, 300)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes[q] = len(d)
+			inWindow = inWindow || (len(d) >= minB && len(d) <= maxB)
+		}
+		file, q, tries, err := photo.EncodeWindow(img, 300, 60, minB, maxB, hard)
+		t.Logf("noise %v: q %d, %d bytes, tries %v, err %v", noise, q, len(file), tries, err)
+		if err != nil {
+			if sizes[60] <= hard {
+				t.Errorf("noise %v: %v, but quality 60 gives %d bytes", noise, err, sizes[60])
+			}
+			continue
+		}
+		if len(file) != sizes[q] {
+			t.Errorf("noise %v: quality %d gave %d bytes; a plain encode %d", noise, q, len(file), sizes[q])
+		}
+		switch {
+		case inWindow:
+			if len(file) < minB || len(file) > maxB {
+				t.Errorf("noise %v: %d bytes at quality %d, outside the window that quality %v reach", noise, len(file), q, sizes)
+			}
+			if len(tries) > 4 {
+				t.Errorf("noise %v: %d encodes; want <= 4", noise, len(tries))
+			}
+		case sizes[60] > maxB:
+			if q != 60 {
+				t.Errorf("noise %v: quality %d; want the lowest, 60", noise, q)
+			}
+		default:
+			for qq := q + 1; qq <= 95; qq++ {
+				if sizes[qq] <= maxB {
+					t.Errorf("noise %v: quality %d chosen, %d also fits (%d bytes)", noise, q, qq, sizes[qq])
+				}
+			}
+		}
+	}
 }

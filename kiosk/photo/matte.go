@@ -3,6 +3,7 @@ package photo
 import (
 	"math"
 	"slices"
+	"sync"
 )
 
 // Background replacement, in output pixels (after the crop and scale):
@@ -25,6 +26,14 @@ import (
 //     person's colour at a soft pixel is re-estimated so that the wall's
 //     colour does not survive in it; the composite alpha*F + (1-alpha)*T
 //     onto the template colour T then has no light halo.
+//
+// Cost: everything runs on the output picture (480x640), and the local
+// statistics of steps 3 and 4 only where they can change anything: the
+// guided filter within 2 radii of alpha's edges (elsewhere it returns its
+// input exactly), the person colour at the unknown pixels, the
+// decontamination at the soft ones. The box means are sliding window sums
+// (slideBox), so a radius of 24 costs what a radius of 4 does; scratch
+// masks come from a pool.
 
 // Matte tunables, in output pixels unless said otherwise.
 const (
@@ -103,6 +112,7 @@ func fitWall(img, plate *rgbPlane, samples [][2]int) *wallModel {
 		keep[i] = true
 	}
 	res := make([]float64, 0, len(samples))
+	dist := make([]float64, len(samples))
 	for round := 0; round < 3; round++ {
 		if plate != nil {
 			var num, den [3]float64
@@ -130,18 +140,18 @@ func fitWall(img, plate *rgbPlane, samples [][2]int) *wallModel {
 		// Residuals; reject beyond 3 sigma (robust), at least 4 levels.
 		res = res[:0]
 		for i, p := range samples {
+			dist[i] = m.dist(img, p[0], p[1])
 			if keep[i] {
-				res = append(res, m.dist(img, p[0], p[1]))
+				res = append(res, dist[i])
 			}
 		}
 		if len(res) == 0 {
 			break
 		}
-		slices.Sort(res)
-		m.sigma = max(1.4826*res[len(res)/2], 0.5)
+		m.sigma = max(1.4826*nthSmallest(res, len(res)/2), 0.5)
 		lim := max(3*m.sigma, 4)
-		for i, p := range samples {
-			keep[i] = m.dist(img, p[0], p[1]) <= lim
+		for i := range samples {
+			keep[i] = dist[i] <= lim
 		}
 	}
 	// The wall's own colour: the median of the inliers.
@@ -154,11 +164,53 @@ func fitWall(img, plate *rgbPlane, samples [][2]int) *wallModel {
 	}
 	for c := range ch {
 		if len(ch[c]) > 0 {
-			slices.Sort(ch[c])
-			m.mean[c] = ch[c][len(ch[c])/2]
+			m.mean[c] = nthSmallest(ch[c], len(ch[c])/2)
 		}
 	}
 	return m
+}
+
+// nthSmallest returns the k-th smallest value of a (0-based: what a[k]
+// would be after sorting), reordering a: quickselect, linear on average.
+func nthSmallest(a []float64, k int) float64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		// median of three as the pivot
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pv := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pv {
+				i++
+			}
+			for a[j] > pv {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
 
 // dist is the RMS channel difference between the picture and the wall.
@@ -240,119 +292,340 @@ func solve6(a [6][6]float64, b [6]float64) [6]float64 {
 	return x
 }
 
-// boxBlur averages plane (w x h, one value per pixel) over a
-// (2r+1)x(2r+1) window clamped at the borders (the mean over the pixels
-// inside), into dst. tmp must hold w*h values.
-func boxBlur(dst, src, tmp []float32, w, h, r int) {
-	// rows
-	parallelRows(h, func(y0, y1 int) {
-		for y := y0; y < y1; y++ {
-			row := src[y*w : (y+1)*w]
-			out := tmp[y*w : (y+1)*w]
-			var s float32
-			for x := 0; x <= min(r, w-1); x++ {
-				s += row[x]
-			}
-			for x := 0; x < w; x++ {
-				lo, hi := max(x-r, 0), min(x+r, w-1)
-				out[x] = s / float32(hi-lo+1)
-				if x+r+1 < w {
-					s += row[x+r+1]
+// row writes the modelled wall colour of row y (w pixels, RGB
+// interleaved) into dst: the quadratic surface is a quadratic in x along a
+// row, so a pixel costs three multiply-adds per channel.
+func (m *wallModel) row(y int, dst []float32) {
+	if m.plate != nil {
+		src := m.plate.pix[3*y*m.w : 3*(y+1)*m.w]
+		g := [3]float32{float32(m.gain[0]), float32(m.gain[1]), float32(m.gain[2])}
+		for i := range dst[:3*m.w] {
+			dst[i] = g[i%3] * src[i]
+		}
+		return
+	}
+	v := 2*float64(y)/float64(m.h) - 1
+	var a, b, c [3]float64
+	for ch := range a {
+		k := &m.coef[ch]
+		a[ch] = k[0] + k[2]*v + k[5]*v*v
+		b[ch] = k[1] + k[4]*v
+		c[ch] = k[3]
+	}
+	du := 2 / float64(m.w)
+	for x := 0; x < m.w; x++ {
+		u := float64(x)*du - 1
+		for ch := 0; ch < 3; ch++ {
+			dst[3*x+ch] = float32(a[ch] + u*(b[ch]+c[ch]*u))
+		}
+	}
+}
+
+// Box means on summed-area tables. The matte's local statistics are box
+// means (window (2r+1)^2, clamped at the picture's edges: the mean over
+// the pixels inside), but they are needed only near the person's edge:
+// away from it alpha is exactly 0 or 1 and every statistic is flat. A
+// summed-area table costs one pass whatever the radius, and a mean is
+// then four reads at the pixels that need it.
+
+// box is a rectangle [x0, x1) x [y0, y1) of the picture.
+type box struct{ x0, y0, x1, y1 int }
+
+func (b box) empty() bool { return b.x1 <= b.x0 || b.y1 <= b.y0 }
+
+// grow returns b widened by r on every side, clipped to w x h.
+func (b box) grow(r, w, h int) box {
+	return box{max(b.x0-r, 0), max(b.y0-r, 0), min(b.x1+r, w), min(b.y1+r, h)}
+}
+
+// slideBox gives box means of k planes with radius r row after row: the
+// column sums over a window of 2r+1 rows slide down the picture (a ring
+// of those rows is kept), and a window sum slides along the row. Memory is a few rows, whatever the picture's size. Rows must
+// be visited in increasing order.
+type slideBox struct {
+	w, h, k, r int
+	x0, x1     int // the summed columns; windows must lie inside
+	fill       func(y int, row []float64)
+	ring       []float64 // 2r+1 rows of k*(x1-x0) values
+	col, win   []float64 // column sums; the window sum at lastX
+	tmp        []float64 // one row of values
+	y, lastX   int       // the row whose window is summed (-1 before the first), the last mean's x
+}
+
+func newSlideBox(w, h, k, r, x0, x1 int, fill func(y int, row []float64)) *slideBox {
+	n := k * (x1 - x0)
+	return &slideBox{w: w, h: h, k: k, r: r, x0: x0, x1: x1, fill: fill,
+		ring: make([]float64, (2*r+1)*n), col: make([]float64, n), tmp: make([]float64, n), win: make([]float64, k), y: -1, lastX: -2}
+}
+
+// slot is the ring row holding picture row y.
+func (s *slideBox) slot(y int) []float64 {
+	n := s.k * (s.x1 - s.x0)
+	i := y % (2*s.r + 1)
+	return s.ring[i*n : (i+1)*n]
+}
+
+func (s *slideBox) add(y int, sign float64) {
+	row := s.slot(y)
+	col := s.col[:len(row)]
+	for i, v := range row {
+		col[i] += sign * v
+	}
+}
+
+// seek makes the means of row y available.
+func (s *slideBox) seek(y int) {
+	r, last := s.r, s.h-1
+	if s.y < 0 || y-s.y > 2*r+1 {
+		clear(s.col)
+		for yy := max(y-r, 0); yy <= min(y+r, last); yy++ {
+			s.fill(yy, s.slot(yy))
+			s.add(yy, 1)
+		}
+	} else {
+		for yy := s.y + 1; yy <= y; yy++ {
+			out, in := yy-r-1, yy+r
+			switch {
+			case out >= 0 && in <= last:
+				// the entering row takes the leaving row's slot
+				s.fill(in, s.tmp)
+				slot := s.slot(in)
+				col, tmp := s.col[:len(slot)], s.tmp[:len(slot)]
+				for i, old := range slot {
+					col[i] += tmp[i] - old
+					slot[i] = tmp[i]
 				}
-				if x-r >= 0 {
-					s -= row[x-r]
-				}
+			case out >= 0:
+				s.add(out, -1)
+			case in <= last:
+				s.fill(in, s.slot(in))
+				s.add(in, 1)
 			}
 		}
-	})
-	// columns, a block of columns at a time for cache locality
-	parallelRows(w, func(x0, x1 int) {
-		acc := make([]float32, x1-x0)
-		for i := range acc {
-			acc[i] = 0
-		}
-		for y := 0; y <= min(r, h-1); y++ {
-			for x := x0; x < x1; x++ {
-				acc[x-x0] += tmp[y*w+x]
+	}
+	s.y = y
+	s.lastX = -2
+}
+
+// mean writes the k means of the clamped window at (x, s.y) into out.
+// Pixels visited left to right along a run slide the window sum by one
+// column; any other pixel sums its window afresh.
+func (s *slideBox) mean(x int, out []float64) {
+	k, r := s.k, s.r
+	win := s.win[:k]
+	if x == s.lastX+1 {
+		if c := x + r; c < s.w {
+			col := s.col[(c-s.x0)*k : (c-s.x0+1)*k]
+			for i, v := range col {
+				win[i] += v
 			}
 		}
-		for y := 0; y < h; y++ {
-			lo, hi := max(y-r, 0), min(y+r, h-1)
-			n := float32(hi - lo + 1)
-			for x := x0; x < x1; x++ {
-				dst[y*w+x] = acc[x-x0] / n
+		if c := x - r - 1; c >= 0 {
+			col := s.col[(c-s.x0)*k : (c-s.x0+1)*k]
+			for i, v := range col {
+				win[i] -= v
 			}
-			if y+r+1 < h {
-				for x := x0; x < x1; x++ {
-					acc[x-x0] += tmp[(y+r+1)*w+x]
-				}
+		}
+	} else {
+		clear(win)
+		for c := max(x-r, 0); c < min(x+r+1, s.w); c++ {
+			col := s.col[(c-s.x0)*k : (c-s.x0+1)*k]
+			for i, v := range col {
+				win[i] += v
 			}
-			if y-r >= 0 {
-				for x := x0; x < x1; x++ {
-					acc[x-x0] -= tmp[(y-r)*w+x]
-				}
-			}
+		}
+	}
+	s.lastX = x
+	x0, x1 := max(x-r, 0), min(x+r+1, s.w)
+	rows := min(s.y+r, s.h-1) - max(s.y-r, 0) + 1
+	inv := 1 / float64((x1-x0)*rows)
+	for c := range out[:k] {
+		out[c] = win[c] * inv
+	}
+}
+
+// boxRows calls eval for the rows [y0, y1), split over goroutines, each
+// with its own sliding window of k planes (radius r, columns [x0, x1)).
+// fill must only read, and eval write only its row's results.
+func boxRows(w, h, k, r, x0, x1, y0, y1 int, fill func(y int, row []float64), eval func(y int, s *slideBox)) {
+	parallelRows(y1-y0, func(v0, v1 int) {
+		s := newSlideBox(w, h, k, r, x0, x1, fill)
+		for y := y0 + v0; y < y0+v1; y++ {
+			s.seek(y)
+			eval(y, s)
 		}
 	})
 }
 
-// guidedFilter is the colour guided filter: q = A(x) I(x) + b(x), with A
-// and b the window means of the per-window linear fit of p on the guide I
-// (three 0..1 channels), regularised by eps.
-func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32) []float32 {
+// satCount counts the set pixels of a 0/1 mask over any window.
+type satCount struct {
+	w, h int
+	s    []int32
+}
+
+func (t *satCount) build(mask []uint8, w, h int, buf *[]int32) {
+	t.w, t.h = w, h
+	n := (w + 1) * (h + 1)
+	if cap(*buf) < n {
+		*buf = make([]int32, n)
+	}
+	t.s = (*buf)[:n]
+	clear(t.s[:w+1])
+	for y := 0; y < h; y++ {
+		prev := t.s[y*(w+1) : (y+1)*(w+1)]
+		cur := t.s[(y+1)*(w+1) : (y+2)*(w+1)]
+		cur[0] = 0
+		var run int32
+		for x, v := range mask[y*w : (y+1)*w] {
+			run += int32(v)
+			cur[x+1] = prev[x+1] + run
+		}
+	}
+}
+
+// count returns the set pixels in the clamped window of radius r at (x,
+// y) and the window's area.
+func (t *satCount) count(x, y, r int) (n, area int) {
+	x0, x1 := max(x-r, 0), min(x+r+1, t.w)
+	y0, y1 := max(y-r, 0), min(y+r+1, t.h)
+	s, st := t.s, t.w+1
+	return int(s[y1*st+x1] - s[y0*st+x1] - s[y1*st+x0] + s[y0*st+x0]), (x1 - x0) * (y1 - y0)
+}
+
+func growU8(buf *[]uint8, n int) []uint8 {
+	if cap(*buf) < n {
+		*buf = make([]uint8, n)
+	}
+	return (*buf)[:n]
+}
+
+// matteScratch holds the matte's working buffers between photos; the
+// pool hands one to each pullMatte call.
+type matteScratch struct {
+	ab                 []float32
+	mask, mask2, mask3 []uint8
+	cnt, cnt2          []int32
+}
+
+var mattePool = sync.Pool{New: func() any { return new(matteScratch) }}
+
+// maskBox is the bounding box of the set pixels of mask.
+func maskBox(mask []uint8, w, h int) box {
+	return maskBoxEq(mask, w, h, 0)
+}
+
+// maskBoxEq is the bounding box of the pixels of mask equal to v, or of
+// the non-zero ones when v is 0.
+func maskBoxEq(mask []uint8, w, h int, v uint8) box {
+	is := func(m uint8) bool { return m != 0 && (v == 0 || m == v) }
+	b := box{w, h, 0, 0}
+	for y := 0; y < h; y++ {
+		row := mask[y*w : (y+1)*w]
+		first := -1
+		for x, m := range row {
+			if is(m) {
+				first = x
+				break
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		last := first
+		for x := w - 1; x > first; x-- {
+			if is(row[x]) {
+				last = x
+				break
+			}
+		}
+		b.x0, b.x1 = min(b.x0, first), max(b.x1, last+1)
+		b.y0, b.y1 = min(b.y0, y), max(b.y1, y+1)
+	}
+	return b
+}
+
+// guidedFilter is the colour guided filter (He, Sun, Tang): q = A(x) I(x)
+// + b(x), with A and b the window means of the per-window linear fit of p
+// on the guide I (three 0..1 channels), regularised by eps. Where p is
+// constant within 2r of a pixel, every window around it fits A = 0, b = p
+// and q = p: the filter is evaluated only within 2r of p's edges.
+func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScratch) []float32 {
 	w, h := guide.w, guide.h
 	n := w * h
-	tmp := make([]float32, n)
-	blur := func(src []float32) []float32 {
-		dst := make([]float32, n)
-		boxBlur(dst, src, tmp, w, h, r)
-		return dst
-	}
-	var I [3][]float32
-	for c := 0; c < 3; c++ {
-		I[c] = make([]float32, n)
-		for i := 0; i < n; i++ {
-			I[c][i] = guide.pix[3*i+c] / 255
+	q := make([]float32, n)
+	copy(q, p)
+	// Edge pixels: p differs from a 4-neighbour.
+	e := growU8(&sc.mask, n)
+	clear(e)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			if x+1 < w && p[i] != p[i+1] {
+				e[i], e[i+1] = 1, 1
+			}
+			if y+1 < h && p[i] != p[i+w] {
+				e[i], e[i+w] = 1, 1
+			}
 		}
 	}
-	var mI [3][]float32
-	for c := range mI {
-		mI[c] = blur(I[c])
+	eb := maskBox(e, w, h)
+	if eb.empty() {
+		return q
 	}
-	mp := blur(p)
-	prod := make([]float32, n)
-	var covIp [3][]float32
-	for c := 0; c < 3; c++ {
-		for i := 0; i < n; i++ {
-			prod[i] = I[c][i] * p[i]
-		}
-		covIp[c] = blur(prod)
-		for i := 0; i < n; i++ {
-			covIp[c][i] -= mI[c][i] * mp[i]
-		}
-	}
-	// variances: rr rg rb gg gb bb
-	pairs := [6][2]int{{0, 0}, {0, 1}, {0, 2}, {1, 1}, {1, 2}, {2, 2}}
-	var v [6][]float32
-	for k, pr := range pairs {
-		for i := 0; i < n; i++ {
-			prod[i] = I[pr[0]][i] * I[pr[1]][i]
-		}
-		v[k] = blur(prod)
-		for i := 0; i < n; i++ {
-			v[k][i] -= mI[pr[0]][i] * mI[pr[1]][i]
+	var ec satCount
+	ec.build(e, w, h, &sc.cnt)
+	near := func(x, y, d int) bool { c, _ := ec.count(x, y, d); return c > 0 }
+	// Statistics over the region the a, b windows reach: 4r around edges.
+	reg := eb.grow(4*r, w, h)
+	const (
+		kR, kG, kB, kP               = 0, 1, 2, 3
+		kRP, kGP, kBP                = 4, 5, 6
+		kRR, kRG, kRB, kGG, kGB, kBB = 7, 8, 9, 10, 11, 12
+		nk                           = 13
+	)
+	fillStats := func(y int, row []float64) {
+		for x := reg.x0; x < reg.x1; x++ {
+			i := y*w + x
+			r, g, b := float64(guide.pix[3*i])/255, float64(guide.pix[3*i+1])/255, float64(guide.pix[3*i+2])/255
+			pv := float64(p[i])
+			o := row[(x-reg.x0)*nk : (x-reg.x0+1)*nk]
+			o[kR], o[kG], o[kB], o[kP] = r, g, b, pv
+			o[kRP], o[kGP], o[kBP] = r*pv, g*pv, b*pv
+			o[kRR], o[kRG], o[kRB], o[kGG], o[kGB], o[kBB] = r*r, r*g, r*b, g*g, g*b, b*b
 		}
 	}
-	var a [3][]float32
-	for c := range a {
-		a[c] = make([]float32, n)
-	}
-	b := make([]float32, n)
-	parallelRows(h, func(y0, y1 int) {
-		for i := y0 * w; i < y1*w; i++ {
+	// a, b on the pixels within 3r of an edge (the windows of the pixels
+	// within 2r); zero elsewhere, where no mean reads them.
+	areg := eb.grow(3*r, w, h)
+	aw := areg.x1 - areg.x0
+	ab := growF32(&sc.ab, 4*aw*(areg.y1-areg.y0))
+	clear(ab)
+	fe := float64(eps)
+	boxRows(w, h, nk, r, reg.x0, reg.x1, areg.y0, areg.y1, fillStats, func(y int, s *slideBox) {
+		var m [nk]float64
+		v := y - areg.y0
+		for x := areg.x0; x < areg.x1; x++ {
+			if !near(x, y, 3*r) {
+				continue
+			}
+			o := ab[4*(v*aw+x-areg.x0):]
+			if !near(x, y, r) {
+				// p is constant over the window: the fit is a = 0, b = p
+				o[3] = p[y*w+x]
+				continue
+			}
+			s.mean(x, m[:])
+			mp := m[kP]
+			x0 := m[kRP] - m[kR]*mp
+			x1 := m[kGP] - m[kG]*mp
+			x2 := m[kBP] - m[kB]*mp
 			// Sigma + eps*U, inverted by cofactors.
-			rr, rg, rb := float64(v[0][i]+eps), float64(v[1][i]), float64(v[2][i])
-			gg, gb, bb := float64(v[3][i]+eps), float64(v[4][i]), float64(v[5][i]+eps)
+			rr := m[kRR] - m[kR]*m[kR] + fe
+			rg := m[kRG] - m[kR]*m[kG]
+			rb := m[kRB] - m[kR]*m[kB]
+			gg := m[kGG] - m[kG]*m[kG] + fe
+			gb := m[kGB] - m[kG]*m[kB]
+			bb := m[kBB] - m[kB]*m[kB] + fe
 			c00 := gg*bb - gb*gb
 			c01 := gb*rb - rg*bb
 			c02 := rg*gb - gg*rb
@@ -361,22 +634,34 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32) []float32 {
 			c22 := rr*gg - rg*rg
 			det := rr*c00 + rg*c01 + rb*c02
 			if det == 0 {
-				b[i] = mp[i]
+				o[3] = float32(mp)
 				continue
 			}
-			x0, x1, x2 := float64(covIp[0][i]), float64(covIp[1][i]), float64(covIp[2][i])
 			a0 := (c00*x0 + c01*x1 + c02*x2) / det
 			a1 := (c01*x0 + c11*x1 + c12*x2) / det
 			a2 := (c02*x0 + c12*x1 + c22*x2) / det
-			a[0][i], a[1][i], a[2][i] = float32(a0), float32(a1), float32(a2)
-			b[i] = mp[i] - float32(a0)*mI[0][i] - float32(a1)*mI[1][i] - float32(a2)*mI[2][i]
+			o[0], o[1], o[2], o[3] = float32(a0), float32(a1), float32(a2), float32(mp-a0*m[kR]-a1*m[kG]-a2*m[kB])
 		}
 	})
-	ma0, ma1, ma2, mb := blur(a[0]), blur(a[1]), blur(a[2]), blur(b)
-	q := make([]float32, n)
-	for i := 0; i < n; i++ {
-		q[i] = ma0[i]*I[0][i] + ma1[i]*I[1][i] + ma2[i]*I[2][i] + mb[i]
+	fillAB := func(y int, row []float64) {
+		src := ab[4*(y-areg.y0)*aw : 4*(y-areg.y0+1)*aw]
+		for i, v := range src {
+			row[i] = float64(v)
+		}
 	}
+	qreg := eb.grow(2*r, w, h)
+	boxRows(w, h, 4, r, areg.x0, areg.x1, qreg.y0, qreg.y1, fillAB, func(y int, s *slideBox) {
+		var m [4]float64
+		for x := qreg.x0; x < qreg.x1; x++ {
+			if !near(x, y, 2*r) {
+				continue
+			}
+			s.mean(x, m[:])
+			i := y*w + x
+			v := m[0]*float64(guide.pix[3*i])/255 + m[1]*float64(guide.pix[3*i+1])/255 + m[2]*float64(guide.pix[3*i+2])/255 + m[3]
+			q[i] = float32(v)
+		}
+	})
 	return q
 }
 
@@ -395,6 +680,8 @@ const (
 
 // pullMatte separates the person from the wall in img (output pixels).
 func pullMatte(img, plate *rgbPlane, f faceLayout) matteResult {
+	sc := mattePool.Get().(*matteScratch)
+	defer mattePool.Put(sc)
 	w, h := img.w, img.h
 	n := w * h
 	wall := fitWall(img, plate, wallSamples(w, h, f))
@@ -406,13 +693,13 @@ func pullMatte(img, plate *rgbPlane, f faceLayout) matteResult {
 	bg := newRGBPlane(w, h)
 	parallelRows(h, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			for x := 0; x < w; x++ {
-				i := y*w + x
-				br, bgc, bb := wall.at(x, y)
-				bg.pix[3*i], bg.pix[3*i+1], bg.pix[3*i+2] = float32(br), float32(bgc), float32(bb)
-				r, g, b := img.at(x, y)
-				dr, dg, db := float64(r)-br, float64(g)-bgc, float64(b)-bb
-				d[i] = float32(math.Sqrt((dr*dr + dg*dg + db*db) / 3))
+			brow := bg.pix[3*y*w : 3*(y+1)*w]
+			wall.row(y, brow)
+			irow := img.pix[3*y*w : 3*(y+1)*w]
+			drow := d[y*w : (y+1)*w]
+			for x := range drow {
+				dr, dg, db := irow[3*x]-brow[3*x], irow[3*x+1]-brow[3*x+1], irow[3*x+2]-brow[3*x+2]
+				drow[x] = float32(math.Sqrt(float64(dr*dr+dg*dg+db*db) / 3))
 			}
 		}
 	})
@@ -470,10 +757,11 @@ func pullMatte(img, plate *rgbPlane, f faceLayout) matteResult {
 		}
 	}
 	// The solid core: person pixels two pixels away from anything else.
-	core := erode(cls, w, h, clsFg, 2)
+	core := erode(cls, w, h, clsFg, 2, sc)
 
-	// Person colour near the boundary: the mean of nearby core pixels.
-	fHat := localMean(img, core, w, h, []int{6, 24})
+	// Person colour near the boundary: the mean of nearby core pixels,
+	// needed only where alpha is unknown.
+	fHat := localMean(img, core, cls, w, h, []int{6, 24}, sc)
 
 	// Alpha: 0 on the background, 1 in the core, the projection on the
 	// wall-to-person line between.
@@ -482,7 +770,7 @@ func pullMatte(img, plate *rgbPlane, f faceLayout) matteResult {
 		switch {
 		case cls[i] == clsBg:
 			alpha[i] = 0
-		case core[i]:
+		case core[i] != 0:
 			alpha[i] = 1
 		default:
 			var num, den float64
@@ -499,7 +787,7 @@ func pullMatte(img, plate *rgbPlane, f faceLayout) matteResult {
 			}
 		}
 	}
-	alpha = guidedFilter(img, alpha, matteGuidedRadius, matteGuidedEps)
+	alpha = guidedFilter(img, alpha, matteGuidedRadius, matteGuidedEps, sc)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			i := y*w + x
@@ -517,96 +805,123 @@ func pullMatte(img, plate *rgbPlane, f faceLayout) matteResult {
 	}
 	// Pixels of the background far from any boundary stay exactly 0: the
 	// filter's reach into the wall is cut where the wall is plainly wall.
-	near := dilate(cls, w, h, matteGuidedRadius)
+	near := dilate(cls, w, h, matteGuidedRadius, sc)
 	for i := range alpha {
-		if cls[i] == clsBg && !near[i] {
+		if cls[i] == clsBg && near[i] == 0 {
 			alpha[i] = 0
 		}
 	}
-	fg := decontaminate(img, bg, alpha, w, h)
+	fg := decontaminate(img, bg, alpha, w, h, sc)
 	return matteResult{alpha: alpha, fg: fg, wall: wall}
 }
 
-// erode returns the pixels of class c whose (2r+1)^2 neighbourhood is all
-// of class c.
-func erode(cls []uint8, w, h int, c uint8, r int) []bool {
-	in := make([]float32, len(cls))
+// erode returns 1 for the pixels of class c whose (2r+1)^2 neighbourhood
+// (clamped at the edges) is all of class c. The result is sc.mask2.
+func erode(cls []uint8, w, h int, c uint8, r int, sc *matteScratch) []uint8 {
+	in := growU8(&sc.mask, len(cls))
 	for i, v := range cls {
-		if v == c {
-			in[i] = 1
-		}
+		in[i] = b2u(v == c)
 	}
-	m := make([]float32, len(cls))
-	boxBlur(m, in, make([]float32, len(cls)), w, h, r)
-	out := make([]bool, len(cls))
-	for i, v := range m {
-		out[i] = v > 0.9999
+	var t satCount
+	t.build(in, w, h, &sc.cnt2)
+	out := growU8(&sc.mask2, len(cls))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			k, area := t.count(x, y, r)
+			out[y*w+x] = b2u(k == area)
+		}
 	}
 	return out
 }
 
 // dilate marks the pixels within r of a pixel that is not background.
-func dilate(cls []uint8, w, h, r int) []bool {
-	in := make([]float32, len(cls))
+// The result is sc.mask (erode's result is no longer needed).
+func dilate(cls []uint8, w, h, r int, sc *matteScratch) []uint8 {
+	in := growU8(&sc.mask2, len(cls))
 	for i, v := range cls {
-		if v != clsBg {
-			in[i] = 1
-		}
+		in[i] = b2u(v != clsBg)
 	}
-	m := make([]float32, len(cls))
-	boxBlur(m, in, make([]float32, len(cls)), w, h, r)
-	out := make([]bool, len(cls))
-	for i, v := range m {
-		out[i] = v > 1e-4
+	var t satCount
+	t.build(in, w, h, &sc.cnt2)
+	out := growU8(&sc.mask, len(cls))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			k, _ := t.count(x, y, r)
+			out[y*w+x] = b2u(k > 0)
+		}
 	}
 	return out
 }
 
-// localMean is the mean colour of the masked pixels around each pixel,
-// with the first radius that finds any, and the masked pixels' global
-// mean where none does.
-func localMean(img *rgbPlane, mask []bool, w, h int, radii []int) *rgbPlane {
-	n := w * h
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// localMean is the mean colour of the masked pixels around each pixel
+// whose class is unknown (the only ones that read it), with the first
+// radius whose window holds any (more than a thousandth of the window),
+// and the masked pixels' global mean where none does. Other pixels are 0.
+func localMean(img *rgbPlane, mask []uint8, cls []uint8, w, h int, radii []int, sc *matteScratch) *rgbPlane {
 	out := newRGBPlane(w, h)
-	done := make([]bool, n)
-	wgt := make([]float32, n)
+	need := growU8(&sc.mask3, w*h)
+	for i, c := range cls {
+		need[i] = b2u(c != clsBg && mask[i] == 0)
+	}
+	nb := maskBox(need, w, h)
+	if nb.empty() {
+		return out
+	}
 	var glob [3]float64
 	var cnt float64
 	for i, m := range mask {
-		if m {
-			wgt[i] = 1
+		if m != 0 {
 			for c := 0; c < 3; c++ {
 				glob[c] += float64(img.pix[3*i+c])
 			}
 			cnt++
 		}
 	}
-	tmp := make([]float32, n)
-	mw := make([]float32, n)
-	ch := make([]float32, n)
-	mc := make([]float32, n)
-	for _, r := range radii {
-		boxBlur(mw, wgt, tmp, w, h, r)
-		for c := 0; c < 3; c++ {
-			for i := 0; i < n; i++ {
-				ch[i] = wgt[i] * img.pix[3*i+c]
+	rmax := slices.Max(radii)
+	reg := nb.grow(rmax, w, h)
+	fill := func(y int, row []float64) {
+		for x := reg.x0; x < reg.x1; x++ {
+			i := y*w + x
+			o := row[4*(x-reg.x0) : 4*(x-reg.x0+1)]
+			if mask[i] == 0 {
+				o[0], o[1], o[2], o[3] = 0, 0, 0, 0
+				continue
 			}
-			boxBlur(mc, ch, tmp, w, h, r)
-			for i := 0; i < n; i++ {
-				if !done[i] && mw[i] > 1e-3 {
-					out.pix[3*i+c] = mc[i] / mw[i]
-				}
-			}
-		}
-		for i := 0; i < n; i++ {
-			if mw[i] > 1e-3 {
-				done[i] = true
-			}
+			o[0], o[1], o[2], o[3] = 1, float64(img.pix[3*i]), float64(img.pix[3*i+1]), float64(img.pix[3*i+2])
 		}
 	}
+	// need: 1 waiting, 2 served by a radius.
+	for _, r := range radii {
+		if nb = maskBoxEq(need, w, h, 1); nb.empty() {
+			break
+		}
+		boxRows(w, h, 4, r, reg.x0, reg.x1, nb.y0, nb.y1, fill, func(y int, s *slideBox) {
+			var m [4]float64
+			for x := nb.x0; x < nb.x1; x++ {
+				i := y*w + x
+				if need[i] != 1 {
+					continue
+				}
+				s.mean(x, m[:])
+				if m[0] > 1e-3 {
+					for c := 0; c < 3; c++ {
+						out.pix[3*i+c] = float32(m[1+c] / m[0])
+					}
+					need[i] = 2
+				}
+			}
+		})
+	}
 	if cnt > 0 {
-		for i := 0; i < n; i++ {
-			if !done[i] {
+		for i, v := range need {
+			if v == 1 {
 				for c := 0; c < 3; c++ {
 					out.pix[3*i+c] = float32(glob[c] / cnt)
 				}
@@ -619,35 +934,51 @@ func localMean(img *rgbPlane, mask []bool, w, h int, radii []int) *rgbPlane {
 // decontaminate estimates the person's colour F at every pixel with alpha
 // > 0, so that I = alpha F + (1 - alpha) B holds with the wall B known:
 // blur fusion (Germer, Uelwer, Conrad, Harmeling 2020) with a wide then a
-// narrow window. Where alpha = 1, F = I.
-func decontaminate(img, bg *rgbPlane, alpha []float32, w, h int) *rgbPlane {
-	n := w * h
+// narrow window. Where alpha = 1, F = I; only the soft pixels (0 < alpha
+// < 1) are estimated.
+func decontaminate(img, bg *rgbPlane, alpha []float32, w, h int, sc *matteScratch) *rgbPlane {
 	fg := newRGBPlane(w, h)
 	copy(fg.pix, img.pix)
-	tmp := make([]float32, n)
-	ma := make([]float32, n)
-	ch := make([]float32, n)
-	mc := make([]float32, n)
-	for _, r := range []int{24, 4} {
-		boxBlur(ma, alpha, tmp, w, h, r)
-		for c := 0; c < 3; c++ {
-			for i := 0; i < n; i++ {
-				ch[i] = alpha[i] * fg.pix[3*i+c]
-			}
-			boxBlur(mc, ch, tmp, w, h, r)
-			for i := 0; i < n; i++ {
-				a := alpha[i]
-				if a <= 0 || a >= 1 {
-					continue
-				}
-				fh := fg.pix[3*i+c]
-				if ma[i] > 1e-4 {
-					fh = mc[i] / ma[i]
-				}
-				v := fh + a*(img.pix[3*i+c]-a*fh-(1-a)*bg.pix[3*i+c])
-				fg.pix[3*i+c] = min(max(v, 0), 255)
+	soft := growU8(&sc.mask2, w*h)
+	for i, a := range alpha {
+		soft[i] = b2u(a > 0 && a < 1)
+	}
+	sb := maskBox(soft, w, h)
+	if sb.empty() {
+		return fg
+	}
+	radii := [2]int{24, 4}
+	reg := sb.grow(radii[0], w, h)
+	src := newRGBPlane(w, h) // the previous pass's colours, read by the windows
+	for _, r := range radii {
+		copy(src.pix, fg.pix)
+		fill := func(y int, row []float64) {
+			for x := reg.x0; x < reg.x1; x++ {
+				i := y*w + x
+				a := float64(alpha[i])
+				o := row[4*(x-reg.x0) : 4*(x-reg.x0+1)]
+				o[0], o[1], o[2], o[3] = a, a*float64(src.pix[3*i]), a*float64(src.pix[3*i+1]), a*float64(src.pix[3*i+2])
 			}
 		}
+		boxRows(w, h, 4, r, reg.x0, reg.x1, sb.y0, sb.y1, fill, func(y int, s *slideBox) {
+			var m [4]float64
+			for x := sb.x0; x < sb.x1; x++ {
+				i := y*w + x
+				if soft[i] == 0 {
+					continue
+				}
+				s.mean(x, m[:])
+				a := alpha[i]
+				for c := 0; c < 3; c++ {
+					fh := src.pix[3*i+c]
+					if m[0] > 1e-4 {
+						fh = float32(m[1+c] / m[0])
+					}
+					v := fh + a*(img.pix[3*i+c]-a*fh-(1-a)*bg.pix[3*i+c])
+					fg.pix[3*i+c] = min(max(v, 0), 255)
+				}
+			}
+		})
 	}
 	return fg
 }

@@ -373,3 +373,308 @@ func solidNear(img image.Image, truth []float64, w, h, x, y, r int) [3]float64 {
 	}
 	return m
 }
+
+// edgeDistance is, for every output pixel, the Euclidean distance (output
+// pixels) to the nearest pixel whose true alpha is at least 0.5, searched
+// up to max; pixels further away get max+1, pixels inside get 0.
+func edgeDistance(truth []float64, w, h, limit int) []float64 {
+	d := make([]float64, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if truth[y*w+x] >= 0.5 {
+				continue
+			}
+			best := float64(limit + 1)
+			for yy := max(y-limit, 0); yy <= min(y+limit, h-1); yy++ {
+				for xx := max(x-limit, 0); xx <= min(x+limit, w-1); xx++ {
+					if truth[yy*w+xx] >= 0.5 {
+						best = min(best, math.Hypot(float64(xx-x), float64(yy-y)))
+					}
+				}
+			}
+			d[y*w+x] = best
+		}
+	}
+	return d
+}
+
+func colourDist(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
+
+// TestMatteIoUHalo (issue 4): on a composed frame whose person mask is
+// known exactly, the matte thresholded at alpha 0.5 overlaps the true
+// mask with IoU >= 0.97, and in the ring 2..6 output pixels outside the
+// true edge no pixel of the photo is closer to the old wall's colour (as
+// shot, or after the photo's colour correction) than to both the new
+// background and the nearby person. A naive cut-out that keeps 4 px of
+// the frame around the person must fail the same halo measure.
+func TestMatteIoUHalo(t *testing.T) {
+	p, _ := fixtures(t)
+	s := goodScene()
+	hf := composeHair(p, s, 0)
+	img, err := photo.Decode(encodeJPEG(t, hf.img, 90), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newAnalyzer(t).Standardize(img, photo.StandardizeOptions{})
+	if err != nil {
+		t.Fatalf("Standardize: %v", err)
+	}
+	out, err := jpeg.Decode(bytes.NewReader(res.JPEG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := photo.Specs[photo.DefaultSpecID]
+	w, h := spec.Width, spec.Height
+	pl := res.Report.Plan
+	truth := make([]float64, w*h)
+	for oy := 0; oy < h; oy++ {
+		for ox := 0; ox < w; ox++ {
+			truth[oy*w+ox] = hf.outputAlpha(pl, ox, oy)
+		}
+	}
+	var inter, union int
+	for i, tv := range truth {
+		in, got := tv >= 0.5, res.Matte.Pix[i] >= 128
+		if in && got {
+			inter++
+		}
+		if in || got {
+			union++
+		}
+	}
+	iou := float64(inter) / float64(max(union, 1))
+	t.Logf("IoU %.4f (%d / %d px)", iou, inter, union)
+	if iou < 0.97 {
+		t.Errorf("matte IoU with the true mask = %.4f; want >= 0.97", iou)
+	}
+
+	const ringMin, ringMax = 2, 6
+	dist := edgeDistance(truth, w, h, ringMax)
+	tc := [3]float64{float64(spec.Background.R), float64(spec.Background.G), float64(spec.Background.B)}
+	cc := res.Report.Colour
+	walls := [2][3]float64{{float64(s.Wall.R), float64(s.Wall.G), float64(s.Wall.B)}}
+	for c := range walls[1] {
+		walls[1][c] = 255 * math.Pow(min(1, walls[0][c]*cc.Gains[c]/255), cc.Gamma)
+	}
+	// halo counts the ring pixels whose colour is nearer an old wall
+	// colour than both the template and the person nearby.
+	halo := func(col func(x, y int) [3]float64) (bad, n int) {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				if d := dist[y*w+x]; d < ringMin || d > ringMax {
+					continue
+				}
+				n++
+				c := col(x, y)
+				ref := colourDist(c, tc)
+				if pc := solidNear(out, truth, w, h, x, y, ringMax+2); pc != strandColour {
+					ref = min(ref, colourDist(c, pc))
+				}
+				for _, wall := range walls {
+					if colourDist(c, wall) < ref {
+						bad++
+						break
+					}
+				}
+			}
+		}
+		return bad, n
+	}
+	bad, n := halo(func(x, y int) [3]float64 {
+		c := color.RGBAModel.Convert(out.At(x, y)).(color.RGBA)
+		return [3]float64{float64(c.R), float64(c.G), float64(c.B)}
+	})
+	if n < 2000 {
+		t.Fatalf("ring has %d pixels; the composition is wrong", n)
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d ring pixels (%d..%d px outside the person) are nearer the old wall than the new background and the person", bad, n, ringMin, ringMax)
+	}
+	// The blind check: the frame kept up to 4 px around the true mask.
+	naive, _ := halo(func(x, y int) [3]float64 {
+		if dist[y*w+x] > 4 {
+			return tc
+		}
+		fx := pl.Crop.X + (float64(x)+0.5)/pl.Scale - 0.5
+		fy := pl.Crop.Y + (float64(y)+0.5)/pl.Scale - 0.5
+		return bilinear(hf.img, fx, fy)
+	})
+	t.Logf("halo: %d of %d ring pixels; a 4 px naive cut-out: %d", bad, n, naive)
+	if naive < n/10 {
+		t.Errorf("the halo measure flags only %d of %d ring pixels of a naive cut-out: the test is blind", naive, n)
+	}
+}
+
+// TestNthSmallest: the quickselect gives what sorting gives, for every
+// rank, on data with ties.
+func TestNthSmallest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 3, 10, 101} {
+		a := make([]float64, n)
+		for i := range a {
+			a[i] = float64(rng.IntN(7))
+		}
+		sorted := slices.Clone(a)
+		slices.Sort(sorted)
+		for k := 0; k < n; k++ {
+			if got := photo.NthSmallest(slices.Clone(a), k); got != sorted[k] {
+				t.Fatalf("n=%d k=%d: got %v; want %v", n, k, got, sorted[k])
+			}
+		}
+	}
+}
+
+// TestSlideMeans: the sliding window box means equal brute-force means
+// over clamped windows, at the edges too.
+func TestSlideMeans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ w, h, r int }{{17, 13, 2}, {9, 30, 5}, {40, 7, 24}, {1, 1, 3}} {
+		p := make([]float64, tc.w*tc.h)
+		for i := range p {
+			p[i] = rng.Float64() * 255
+		}
+		got := photo.SlideMeans(p, tc.w, tc.h, tc.r)
+		for y := 0; y < tc.h; y++ {
+			for x := 0; x < tc.w; x++ {
+				var s, n float64
+				for yy := max(y-tc.r, 0); yy <= min(y+tc.r, tc.h-1); yy++ {
+					for xx := max(x-tc.r, 0); xx <= min(x+tc.r, tc.w-1); xx++ {
+						s += p[yy*tc.w+xx]
+						n++
+					}
+				}
+				if g := got[y*tc.w+x]; math.Abs(g-s/n) > 1e-9 {
+					t.Fatalf("%dx%d r=%d at (%d,%d): %v; want %v", tc.w, tc.h, tc.r, x, y, g, s/n)
+				}
+			}
+		}
+	}
+}
+
+// refGuidedFilter is the colour guided filter computed directly at every
+// pixel (windows clamped at the edges): the reference for the matte's
+// band-limited one.
+func refGuidedFilter(rgb []float32, w, h int, p []float32, r int, eps float64) []float64 {
+	n := w * h
+	I := func(i, c int) float64 { return float64(rgb[3*i+c]) / 255 }
+	win := func(x, y int) (x0, x1, y0, y1 int) {
+		return max(x-r, 0), min(x+r, w-1), max(y-r, 0), min(y+r, h-1)
+	}
+	a := make([][3]float64, n)
+	b := make([]float64, n)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			x0, x1, y0, y1 := win(x, y)
+			var mI, mIp [3]float64
+			var mII [3][3]float64
+			var mp, cnt float64
+			for yy := y0; yy <= y1; yy++ {
+				for xx := x0; xx <= x1; xx++ {
+					i := yy*w + xx
+					pv := float64(p[i])
+					mp += pv
+					for c := 0; c < 3; c++ {
+						mI[c] += I(i, c)
+						mIp[c] += I(i, c) * pv
+						for d := 0; d < 3; d++ {
+							mII[c][d] += I(i, c) * I(i, d)
+						}
+					}
+					cnt++
+				}
+			}
+			mp /= cnt
+			var S [3][3]float64
+			var cv [3]float64
+			for c := 0; c < 3; c++ {
+				mI[c] /= cnt
+			}
+			for c := 0; c < 3; c++ {
+				cv[c] = mIp[c]/cnt - mI[c]*mp
+				for d := 0; d < 3; d++ {
+					S[c][d] = mII[c][d]/cnt - mI[c]*mI[d]
+				}
+				S[c][c] += eps
+			}
+			// Cramer's rule
+			det3 := func(m [3][3]float64) float64 {
+				return m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) - m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) + m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
+			}
+			det := det3(S)
+			i := y*w + x
+			for c := 0; c < 3; c++ {
+				m := S
+				for row := 0; row < 3; row++ {
+					m[row][c] = cv[row]
+				}
+				a[i][c] = det3(m) / det
+			}
+			b[i] = mp - a[i][0]*mI[0] - a[i][1]*mI[1] - a[i][2]*mI[2]
+		}
+	}
+	q := make([]float64, n)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			x0, x1, y0, y1 := win(x, y)
+			var ma [3]float64
+			var mb, cnt float64
+			for yy := y0; yy <= y1; yy++ {
+				for xx := x0; xx <= x1; xx++ {
+					for c := 0; c < 3; c++ {
+						ma[c] += a[yy*w+xx][c]
+					}
+					mb += b[yy*w+xx]
+					cnt++
+				}
+			}
+			i := y*w + x
+			q[i] = (ma[0]*I(i, 0) + ma[1]*I(i, 1) + ma[2]*I(i, 2) + mb) / cnt
+		}
+	}
+	return q
+}
+
+// TestGuidedFilterBand: the matte evaluates the guided filter only within
+// two radii of alpha's edges; on a picture with large flat alpha areas
+// that gives the full filter's result everywhere.
+func TestGuidedFilterBand(t *testing.T) {
+	const w, h, r = 64, 48, 3
+	rng := rand.New(rand.NewPCG(7, 8))
+	rgb := make([]float32, 3*w*h)
+	p := make([]float32, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			in := math.Hypot(float64(x-30), float64(y-26)) < 14
+			for c := 0; c < 3; c++ {
+				v := 230.0
+				if in {
+					v = 60 + 40*float64(c)
+				}
+				rgb[3*i+c] = float32(v + 6*rng.NormFloat64())
+			}
+			switch d := math.Hypot(float64(x-30), float64(y-26)); {
+			case d < 12:
+				p[i] = 1
+			case d < 16:
+				p[i] = float32(clamp01((16 - d) / 4))
+			}
+		}
+	}
+	got := photo.GuidedFilter(rgb, w, h, p, r, 1e-3)
+	want := refGuidedFilter(rgb, w, h, p, r, 1e-3)
+	var changed int
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > 1e-4 {
+			t.Fatalf("pixel (%d,%d): %v; the full filter gives %v", i%w, i/w, got[i], want[i])
+		}
+		if math.Abs(want[i]-float64(p[i])) > 1e-3 {
+			changed++
+		}
+	}
+	if changed < 100 {
+		t.Errorf("the filter changed only %d pixels: the test does not exercise it", changed)
+	}
+}

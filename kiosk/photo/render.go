@@ -23,16 +23,18 @@ func (p *rgbPlane) at(x, y int) (r, g, b float32) {
 	return p.pix[i], p.pix[i+1], p.pix[i+2]
 }
 
-// toRGBA rounds p into an opaque *image.RGBA, the type image/jpeg encodes
-// fastest.
-func (p *rgbPlane) toRGBA() *image.RGBA {
-	out := image.NewRGBA(image.Rect(0, 0, p.w, p.h))
-	for i, j := 0, 0; i < len(p.pix); i, j = i+3, j+4 {
-		out.Pix[j] = q8(p.pix[i])
-		out.Pix[j+1] = q8(p.pix[i+1])
-		out.Pix[j+2] = q8(p.pix[i+2])
-		out.Pix[j+3] = 255
-	}
+// toYCbCr rounds p to bytes and converts it to full-resolution YCbCr
+// (JFIF, color.RGBToYCbCr): what image/jpeg would compute from the
+// rounded RGBA picture, once instead of at every quality the size search
+// tries; the encoder's own 4:2:0 averaging is unchanged, so the file is
+// byte for byte the one the RGBA picture gives.
+func (p *rgbPlane) toYCbCr() *image.YCbCr {
+	out := image.NewYCbCr(image.Rect(0, 0, p.w, p.h), image.YCbCrSubsampleRatio444)
+	parallelRows(p.h, func(y0, y1 int) {
+		for i := y0 * p.w; i < y1*p.w; i++ {
+			out.Y[i], out.Cb[i], out.Cr[i] = color.RGBToYCbCr(q8(p.pix[3*i]), q8(p.pix[3*i+1]), q8(p.pix[3*i+2]))
+		}
+	})
 	return out
 }
 
@@ -171,7 +173,9 @@ func uprightSize(img image.Image, rotation int) (w, h, turns int, err error) {
 // renderCrop resamples the crop window of img, turned upright by rotation
 // (a lossless quarter-turn transpose), to a w x h picture: crop and
 // isotropic scale in one separable Lanczos-3 pass from the full-resolution
-// frame. The window must be inside the upright frame (the planner
+// frame (above a 4x reduction, k x k block means taken while reading feed
+// that pass, k = half the reduction). Only the window and the kernel's
+// reach are read. The window must be inside the upright frame (the planner
 // guarantees it); the kernel's reach beyond a window edge is clamped to
 // the frame, never padded.
 func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, error) {
@@ -194,21 +198,30 @@ func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, 
 	y0, y1 := ty.first[0], ty.first[h-1]+ty.n
 	x1, y1 = min(x1, fw), min(y1, fh)
 	rw, rh := x1-x0, y1-y0
-	roi := make([]uint8, 3*rw*rh)
-	read := readerFor(img)
-	b := img.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	parallelRows(rh, func(v0, v1 int) {
-		for v := v0; v < v1; v++ {
-			row := roi[3*v*rw : 3*(v+1)*rw]
-			for u := 0; u < rw; u++ {
-				x, y := uprightToSource(u+x0, v+y0, turns, sw, sh)
-				row[3*u], row[3*u+1], row[3*u+2] = read(b.Min.X+x, b.Min.Y+y)
+	sc := renderPool.Get().(*renderScratch)
+	defer renderPool.Put(sc)
+	readRow := rowReader(img, turns, x0, y0, rw)
+	var roi []uint8
+	// A strong reduction (a 12 MP still) averages k x k blocks as it
+	// reads, so that the Lanczos kernel still spans at least 2 region
+	// pixels per output pixel but reads k^2 times fewer: the box adds a
+	// blur of a sixth of an output pixel at most.
+	if k := int(1 / max(sx, 1e-9) / 2); k >= 2 {
+		roi, rw, rh = readReduced(readRow, rw, rh, k, &sc.roi)
+		// Region coordinates: the reduced pixel j spans [j*k, (j+1)*k).
+		tx = makeTaps((crop.X-float64(x0))/float64(k), sx*float64(k), w, rw)
+		ty = makeTaps((crop.Y-float64(y0))/float64(k), sy*float64(k), h, rh)
+		x0, y0 = 0, 0
+	} else {
+		roi = growU8(&sc.roi, 3*rw*rh)
+		parallelRows(rh, func(v0, v1 int) {
+			for v := v0; v < v1; v++ {
+				readRow(v, roi[3*v*rw:3*(v+1)*rw])
 			}
-		}
-	})
+		})
+	}
 	// Horizontal pass: every region row to w columns.
-	tmp := make([]float32, 3*w*rh)
+	tmp := growF32(&sc.tmp, 3*w*rh) // every value is written
 	parallelRows(rh, func(v0, v1 int) {
 		for v := v0; v < v1; v++ {
 			src := roi[3*v*rw : 3*(v+1)*rw]
@@ -216,15 +229,14 @@ func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, 
 			for o := 0; o < w; o++ {
 				base := tx.first[o] - x0
 				ws := tx.w[o*tx.n : (o+1)*tx.n]
+				ws = ws[:min(len(ws), rw-base)]
+				px := src[3*base : 3*(base+len(ws))]
 				var r, g, bl float32
 				for k, wk := range ws {
-					i := base + k
-					if i >= rw {
-						break
-					}
-					r += wk * float32(src[3*i])
-					g += wk * float32(src[3*i+1])
-					bl += wk * float32(src[3*i+2])
+					p := px[3*k : 3*k+3 : 3*k+3]
+					r += wk * float32(p[0])
+					g += wk * float32(p[1])
+					bl += wk * float32(p[2])
 				}
 				dst[3*o], dst[3*o+1], dst[3*o+2] = r, g, bl
 			}
@@ -243,8 +255,9 @@ func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, 
 					continue
 				}
 				src := tmp[3*v*w : 3*(v+1)*w]
-				for i := range dst {
-					dst[i] += wk * src[i]
+				src = src[:len(dst)]
+				for i, s := range src {
+					dst[i] += wk * s
 				}
 			}
 			for i, v := range dst {
@@ -253,6 +266,59 @@ func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, 
 		}
 	})
 	return out, nil
+}
+
+// renderScratch holds renderCrop's region and intermediate rows between
+// photos (a 1080p crop: about 8 MB).
+type renderScratch struct {
+	roi []uint8
+	tmp []float32
+}
+
+var renderPool = sync.Pool{New: func() any { return new(renderScratch) }}
+
+func growF32(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
+}
+
+// readReduced reads the region (rw x rh, through readRow) averaging k x k
+// blocks into a byte picture; the blocks at the right and bottom edges
+// average the pixels they hold.
+func readReduced(readRow func(v int, dst []uint8), rw, rh, k int, buf *[]uint8) ([]uint8, int, int) {
+	ow, oh := (rw+k-1)/k, (rh+k-1)/k
+	dst := growU8(buf, 3*ow*oh)
+	parallelRows(oh, func(j0, j1 int) {
+		row := make([]uint8, 3*rw)
+		acc := make([]uint32, 3*ow)
+		for j := j0; j < j1; j++ {
+			clear(acc)
+			y1 := min((j+1)*k, rh)
+			for y := j * k; y < y1; y++ {
+				readRow(y, row)
+				o, n := 0, 0 // output column, pixels of the block so far
+				for x := 0; x < rw; x++ {
+					acc[3*o] += uint32(row[3*x])
+					acc[3*o+1] += uint32(row[3*x+1])
+					acc[3*o+2] += uint32(row[3*x+2])
+					if n++; n == k {
+						o, n = o+1, 0
+					}
+				}
+			}
+			out := dst[3*j*ow : 3*(j+1)*ow]
+			rows := uint32(y1 - j*k)
+			for o := 0; o < ow; o++ {
+				cnt := rows * uint32(min(k, rw-o*k))
+				for c := 0; c < 3; c++ {
+					out[3*o+c] = uint8((acc[3*o+c] + cnt/2) / cnt)
+				}
+			}
+		}
+	})
+	return dst, ow, oh
 }
 
 // uprightToSource maps upright coordinates to source pixel coordinates
@@ -268,4 +334,56 @@ func uprightToSource(u, v, turns, sw, sh int) (x, y int) {
 		return sw - 1 - v, u
 	}
 	return u, v
+}
+
+// rowReader returns a function that copies row v of the upright region
+// [x0, x0+rw) x [y0, ...) of img (turned by turns quarter turns) into dst
+// as sRGB bytes; it may be called from several goroutines. An upright
+// *image.YCbCr (what Decode gives for a JPEG) is converted without a call
+// per pixel.
+func rowReader(img image.Image, turns, x0, y0, rw int) func(v int, dst []uint8) {
+	b := img.Bounds()
+	if m, ok := img.(*image.YCbCr); ok && turns == 0 && b.Min.X >= 0 {
+		hs := 0 // horizontal chroma subsampling, as a shift
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+			hs = 1
+		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+			hs = 2
+		}
+		return func(v int, dst []uint8) {
+			y, xs := b.Min.Y+y0+v, b.Min.X+x0
+			yi := m.YOffset(xs, y)
+			ys := m.Y[yi : yi+rw]
+			row := dst[:3*rw]
+			c0 := m.COffset(xs, y) - xs>>hs
+			for u, yv := range ys {
+				ci := c0 + (xs+u)>>hs
+				// The JFIF conversion in 16.16 fixed point, the same
+				// arithmetic as color.YCbCrToRGB (the same bytes).
+				yy := int32(yv) * 0x10101
+				cb, cr := int32(m.Cb[ci])-128, int32(m.Cr[ci])-128
+				p := row[3*u : 3*u+3 : 3*u+3]
+				p[0] = clip16(yy + 91881*cr)
+				p[1] = clip16(yy - 22554*cb - 46802*cr)
+				p[2] = clip16(yy + 116130*cb)
+			}
+		}
+	}
+	read := readerFor(img)
+	sw, sh := b.Dx(), b.Dy()
+	return func(v int, dst []uint8) {
+		for u := 0; u < rw; u++ {
+			x, y := uprightToSource(u+x0, v+y0, turns, sw, sh)
+			dst[3*u], dst[3*u+1], dst[3*u+2] = read(b.Min.X+x, b.Min.Y+y)
+		}
+	}
+}
+
+// clip16 takes the byte of a 16.16 fixed-point value, clamped to 0..255.
+func clip16(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }

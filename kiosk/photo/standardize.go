@@ -281,7 +281,7 @@ func (a *Analyzer) Standardize(img image.Image, opt StandardizeOptions) (Result,
 	cc.round()
 
 	win := specWindow(spec)
-	file, q, sizes, err := encodeWindow(out.toRGBA(), spec.DPI, spec.MinQuality, win)
+	file, q, sizes, err := encodeWindow(out.toYCbCr(), spec.DPI, spec.MinQuality, win)
 	for qq := spec.MinQuality; qq <= MaxSearchQuality; qq++ {
 		if n, ok := sizes[qq]; ok {
 			rep.Tries = append(rep.Tries, QualityTry{Quality: qq, Bytes: n})
