@@ -168,7 +168,7 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	if locker, ok := src.(kiosk.CameraLocker); ok {
 		st.Camera = locker
 	}
-	closeStores, err := m.openStores(cfg, st, logger)
+	q, closeStores, err := m.openStores(cfg, st, logger)
 	if err != nil {
 		return err
 	}
@@ -199,6 +199,7 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	g.Go(func() error { return st.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return metrics.Run(gctx) })
+	g.Go(func() error { return q.Maintain(gctx, 0, 0, logger.With("component", "queue")) })
 	g.Go(func() error { return notify.RunWatchdog(gctx) })
 	if err := notify.Ready("serving " + "http://" + addr.String()); err != nil {
 		logger.Warn("tell systemd ready", "err", err)
@@ -252,7 +253,7 @@ func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource
 // openStores opens the record queue and the roster in the state folder
 // and the operators file, and gives them to the station's session. It
 // returns the function that closes them, after the station has stopped.
-func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger) (func(), error) {
+func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger) (*queue.Queue, func(), error) {
 	st.FeeYuan = cfg.fee
 	st.IdleTimeout = cfg.idleTimeout
 	if st.IdleTimeout == 0 {
@@ -264,12 +265,24 @@ func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger)
 	}
 	q, err := queue.Open(st.StateDir, queue.Options{MinFree: int64(cfg.minFree), Logger: logger.With("component", "queue")})
 	if err != nil {
-		return nil, fmt.Errorf("record queue: %w (is another kioskd running with the same -state-dir?)", err)
+		return nil, nil, fmt.Errorf("record queue: %w (is another kioskd running with the same -state-dir?)", err)
 	}
 	r, err := roster.Open(st.StateDir, roster.Options{Window: cfg.window.Window, Logger: logger.With("component", "roster")})
 	if err != nil {
 		q.Close()
-		return nil, fmt.Errorf("roster: %w", err)
+		return nil, nil, fmt.Errorf("roster: %w", err)
+	}
+	// Start-up reconciliation: orphan blob files go, records whose blobs
+	// are missing or damaged are reported (and parked), never dropped.
+	rep, err := q.Reconcile()
+	if err != nil {
+		r.Close()
+		q.Close()
+		return nil, nil, fmt.Errorf("record queue: reconcile: %w", err)
+	}
+	logger.Info("record queue", "records", rep.Records, "verified", rep.Verified, "orphansRemoved", rep.OrphansRemoved, "tempsRemoved", rep.TempsRemoved)
+	for _, d := range rep.Damaged {
+		logger.Error("record damaged: its photo files are missing or corrupt; it is parked for the operator", "record", d.ID, "reason", d.Reason)
 	}
 	st.Records, st.Roster = q, r
 	path := cfg.operators
@@ -286,9 +299,9 @@ func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger)
 	default:
 		r.Close()
 		q.Close()
-		return nil, fmt.Errorf("operators: %w", err)
+		return nil, nil, fmt.Errorf("operators: %w", err)
 	}
-	return func() {
+	return q, func() {
 		if err := r.Close(); err != nil {
 			logger.Warn("close roster", "err", err)
 		}
