@@ -150,6 +150,7 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 	s.mu.Lock()
 	var sess *SessionView
 	if c.State == CaptureReview {
+		s.figs.captured(time.Now())
 		s.review = &captured{Capture: c, photo: res.JPEG, frame: frame}
 		if s.capturedLocked(c.ID) {
 			v := s.sess.view
@@ -272,6 +273,7 @@ func (s *Station) endReview(id uint64, state CaptureState) (Capture, error) {
 	s.review = nil
 	if state == CaptureDiscarded {
 		s.retookLocked()
+		s.figs.retaken(time.Now(), c.Report)
 	}
 	sess := s.sessionLocked().view
 	s.mu.Unlock()

@@ -251,6 +251,7 @@ func (s *Station) Identify(idNumber, name, code string) (SessionView, error) {
 		if st.Allowed {
 			ss.view.ID++
 			ss.view.State = SessionIdentified
+			s.figs.identify(time.Now())
 			ss.key = m.Key
 			if st.Retake {
 				ss.retakeOf = m.RecordID
@@ -389,6 +390,7 @@ func (s *Station) save(c *captured) (SessionView, error) {
 	s.logger.Info("record saved", "record", rec.ID, "operator", snap.operator.ID, "retake", snap.retakeOf != "")
 	return s.change([]SessionState{SessionReviewing}, func(ss *session) error {
 		ss.view.State, ss.view.RecordID = SessionSaved, rec.ID
+		s.figs.saved(time.Now())
 		return nil
 	})
 }

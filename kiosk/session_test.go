@@ -169,6 +169,15 @@ func TestSessionWholeFlow(t *testing.T) {
 		return nil
 	})
 
+	// Today's figures and the queue panel.
+	f := st.Figures()
+	if f.Saved != 1 || f.Captures != 2 || f.Retakes != 1 || f.MedianSeconds <= 0 || f.PerHour <= 0 {
+		t.Errorf("Figures() = %+v; want 1 saved, 2 captures, 1 retake, a median time and a rate", f)
+	}
+	if q := st.Status().Queue; q == nil || q.Counts[queue.StateQueued] != 1 || q.OldestQueued.IsZero() {
+		t.Errorf("Status().Queue = %+v; want one queued record and its time", q)
+	}
+
 	// The same student again: already captured here, not allowed.
 	v, err = st.Identify(eligibleID, "张三", "")
 	if !errors.Is(err, kiosk.ErrNotEligible) || v.Student == nil || v.Student.State != roster.StatusCapturedHere || v.State != kiosk.SessionIdle {

@@ -38,6 +38,10 @@ type Status struct {
 	Calibration CalibrationStatus `json:"calibration"`
 	// Session is the operator's session: who is at the booth, how far.
 	Session SessionView `json:"session"`
+	// Queue is the record queue's panel; nil without a queue.
+	Queue *QueueStatus `json:"queue,omitempty"`
+	// Figures are today's numbers.
+	Figures Figures `json:"figures"`
 }
 
 // Station runs the booth's live loop: it takes frames from its FrameSource,
@@ -107,6 +111,7 @@ type Station struct {
 	calibration *Calibration
 	drift       float64 // wall colour now against the calibration (CIEDE2000)
 	sess        *session
+	figs        figures
 
 	// capturing is a one-slot semaphore: one capture or calibration at a
 	// time; it also guards captureAnalyzer.
@@ -274,9 +279,14 @@ func (s *Station) Subscribe() *Subscription { return s.hub.Subscribe() }
 // Status returns the station's current state.
 func (s *Station) Status() Status {
 	cal := s.calibrationStatus()
+	var qs *QueueStatus
+	if q, ok := s.QueueStatus(); ok {
+		qs = &q
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Camera: s.camera, Stats: s.stats, Feedback: s.lastFeedback, Calibration: cal, Session: s.sessionLocked().view}
+	st := Status{Camera: s.camera, Stats: s.stats, Feedback: s.lastFeedback, Calibration: cal,
+		Session: s.sessionLocked().view, Queue: qs, Figures: s.figs.view(time.Now())}
 	if s.review != nil {
 		c := s.review.Capture
 		st.Review = &c

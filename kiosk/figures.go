@@ -1,0 +1,148 @@
+package kiosk
+
+import (
+	"slices"
+	"time"
+
+	"kioskd/kiosk/photo"
+	"kioskd/kiosk/queue"
+)
+
+// QueueStatus is the record queue as the operator's screen shows it.
+type QueueStatus struct {
+	// Counts are the records per sync state.
+	Counts map[queue.State]int `json:"counts"`
+	// OldestQueued is when the oldest record still waiting for upload was
+	// saved; zero when none waits.
+	OldestQueued time.Time `json:"oldest_queued,omitzero"`
+	// LastSync is the last successful upload; zero until the sync runs.
+	LastSync time.Time `json:"last_sync,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// QueueReader is what the queue panel needs of the record queue
+// (*queue.Queue).
+type QueueReader interface {
+	Counts() (map[queue.State]int, error)
+	Oldest(s queue.State) (queue.Record, bool, error)
+}
+
+// Figures are today's numbers at the booth.
+type Figures struct {
+	Day string `json:"day"` // local date, 2006-01-02
+	// Saved is how many students were saved today; PerHour is Saved over
+	// the hours since the first student of the day was identified.
+	Saved   int     `json:"saved"`
+	PerHour float64 `json:"per_hour"`
+	// MedianSeconds is the median time from identification to saved.
+	MedianSeconds float64 `json:"median_seconds"`
+	// Captures and Retakes count today's reviewed captures and retakes;
+	// RetakesByCheck says which check failed on the capture that was
+	// retaken ("none" when every check passed: the student's own wish).
+	Captures       int            `json:"captures"`
+	Retakes        int            `json:"retakes"`
+	RetakesByCheck map[string]int `json:"retakes_by_check"`
+}
+
+// figures accumulates today's numbers; guarded by Station.mu.
+type figures struct {
+	day        string
+	first      time.Time
+	durations  []time.Duration
+	captures   int
+	retakes    map[string]int
+	identified time.Time // of the session in progress
+}
+
+func (f *figures) roll(now time.Time) {
+	if d := now.Format(time.DateOnly); d != f.day {
+		*f = figures{day: d, retakes: make(map[string]int)}
+	}
+}
+
+func (f *figures) identify(now time.Time) {
+	f.roll(now)
+	if f.first.IsZero() {
+		f.first = now
+	}
+	f.identified = now
+}
+
+func (f *figures) saved(now time.Time) {
+	f.roll(now)
+	if !f.identified.IsZero() {
+		f.durations = append(f.durations, now.Sub(f.identified))
+		f.identified = time.Time{}
+	}
+}
+
+func (f *figures) captured(now time.Time) {
+	f.roll(now)
+	f.captures++
+}
+
+// retaken counts a retake under the first check that failed or warned on
+// the retaken capture's frame.
+func (f *figures) retaken(now time.Time, r *photo.Report) {
+	f.roll(now)
+	check := "none"
+	if r != nil {
+		for _, c := range r.InputChecks {
+			if c.Status == photo.StatusFail || c.Status == photo.StatusWarn {
+				check = string(c.ID)
+				break
+			}
+		}
+	}
+	f.retakes[check]++
+}
+
+func (f *figures) view(now time.Time) Figures {
+	f.roll(now)
+	out := Figures{Day: f.day, Saved: len(f.durations), Captures: f.captures, RetakesByCheck: make(map[string]int)}
+	for k, v := range f.retakes {
+		out.RetakesByCheck[k] = v
+		out.Retakes += v
+	}
+	if n := len(f.durations); n > 0 {
+		d := slices.Clone(f.durations)
+		slices.Sort(d)
+		med := d[n/2]
+		if n%2 == 0 {
+			med = (d[n/2-1] + d[n/2]) / 2
+		}
+		out.MedianSeconds = med.Seconds()
+		if hours := now.Sub(f.first).Hours(); hours > 0 {
+			out.PerHour = float64(n) / max(hours, 1.0/60)
+		}
+	}
+	return out
+}
+
+// Figures returns today's numbers.
+func (s *Station) Figures() Figures {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.figs.view(time.Now())
+}
+
+// QueueStatus reads the record queue's counts and its oldest waiting
+// record, when the station has a queue.
+func (s *Station) QueueStatus() (QueueStatus, bool) {
+	qr, ok := s.Records.(QueueReader)
+	if !ok || qr == nil {
+		return QueueStatus{}, false
+	}
+	st := QueueStatus{}
+	counts, err := qr.Counts()
+	if err != nil {
+		st.Error = "queue unreadable"
+		s.logger.Warn("read queue counts", "err", err)
+		return st, true
+	}
+	st.Counts = counts
+	if r, ok, err := qr.Oldest(queue.StateQueued); err == nil && ok {
+		st.OldestQueued = r.CreatedAt
+	}
+	return st, true
+}
