@@ -14,6 +14,7 @@ import (
 
 	"kioskd/kiosk"
 	"kioskd/kiosk/photo"
+	"kioskd/kiosk/queue"
 )
 
 // EventSource is what Metrics needs of the station: its events.
@@ -31,6 +32,9 @@ type Metrics struct {
 	// StateDir is the folder whose free disk space is reported; none if
 	// empty. Set before Run.
 	StateDir string
+	// Records, if set, is read at every scrape for kioskd_records{state}.
+	// Set before the first scrape.
+	Records RecordCounter
 
 	src EventSource
 	reg *prometheus.Registry
@@ -91,6 +95,7 @@ func NewMetrics(src EventSource) *Metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "kioskd_disk_free_bytes", Help: "Free disk space for the station's state folder (-1 when it cannot be read).",
 		}, m.diskFree),
+		recordsCollector{m: m, desc: prometheus.NewDesc("kioskd_records", "Records in the station's queue, by sync state.", []string{"state"}, nil)},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -107,6 +112,35 @@ func NewMetrics(src EventSource) *Metrics {
 		m.cameraState.WithLabelValues(string(st))
 	}
 	return m
+}
+
+// RecordCounter counts the record queue's records by state
+// (*queue.Queue).
+type RecordCounter interface {
+	Counts() (map[queue.State]int, error)
+}
+
+// recordsCollector reports kioskd_records{state} from the queue at
+// scrape time, so the numbers are never stale.
+type recordsCollector struct {
+	m    *Metrics
+	desc *prometheus.Desc
+}
+
+func (c recordsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c recordsCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.m.Records == nil {
+		return
+	}
+	counts, err := c.m.Records.Counts()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, st := range queue.States {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
 }
 
 // Handler serves the metrics in the Prometheus text format.

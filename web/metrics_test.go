@@ -13,8 +13,14 @@ import (
 
 	"kioskd/kiosk"
 	"kioskd/kiosk/photo"
+	"kioskd/kiosk/queue"
 	"kioskd/web"
 )
+
+// fakeCounts is a RecordCounter.
+type fakeCounts map[queue.State]int
+
+func (f fakeCounts) Counts() (map[queue.State]int, error) { return f, nil }
 
 // hubSource is an EventSource whose events the test publishes.
 type hubSource struct{ kiosk.Hub }
@@ -71,6 +77,7 @@ func TestMetrics(t *testing.T) {
 	src := &hubSource{}
 	m := web.NewMetrics(src)
 	m.StateDir = t.TempDir()
+	m.Records = fakeCounts{queue.StateQueued: 3, queue.StateAccepted: 2}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx) }()
@@ -120,6 +127,9 @@ func TestMetrics(t *testing.T) {
 		{"kioskd_camera_state", map[string]string{"state": "streaming"}, 1},
 		{"kioskd_camera_state", map[string]string{"state": "reconnecting"}, 0},
 		{"kioskd_calibration_drift", nil, 3.5},
+		{"kioskd_records", map[string]string{"state": "queued"}, 3},
+		{"kioskd_records", map[string]string{"state": "accepted"}, 2},
+		{"kioskd_records", map[string]string{"state": "rejected"}, 0},
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {

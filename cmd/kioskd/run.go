@@ -177,6 +177,7 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	srv.AllowedHosts = cfg.allowedHosts
 	metrics := web.NewMetrics(st)
 	metrics.StateDir = st.StateDir
+	metrics.Records = q
 	srv.Metrics = metrics.Handler()
 	addr, err := srv.Listen(cfg.listen)
 	if err != nil {
