@@ -28,6 +28,7 @@ import (
 	"kioskd/camera"
 	"kioskd/camera/replay"
 	"kioskd/kiosk"
+	"kioskd/kiosk/queue"
 )
 
 // Limits of the doctor's checks.
@@ -144,6 +145,7 @@ func (d *doctor) run(ctx context.Context, args []string) error {
 		d.clockCheck(),
 		stateCheck(stateDir),
 		calibrationCheck(stateDir),
+		storeCheck(stateDir, running),
 		diskCheck(stateDir, uint64(cfg.minFree)),
 		listener,
 		d.cameraCheck(ctx, cfg, running, logger),
@@ -416,6 +418,57 @@ func calibrationCheck(dir string) finding {
 	f.Status = statusPass
 	f.Summary = text{"校准文件完好", "the calibration files are sound"}
 	f.Detail = fmt.Sprintf("calibrated %s, %dx%d", cal.Time.UTC().Format(time.DateTime), cal.Width, cal.Height)
+	return f
+}
+
+// storeSample is how many of the newest records' blobs the doctor verifies.
+const storeSample = 20
+
+// storeCheck verifies the record queue: bbolt's consistency check and the
+// blobs of the newest records. It opens nothing that does not exist yet,
+// and while a kioskd holds the store it cannot look (bbolt locks the
+// file), which it says.
+func storeCheck(dir string, running bool) finding {
+	f := finding{ID: "store"}
+	if _, err := os.Stat(filepath.Join(dir, queue.DBFile)); err != nil {
+		f.Status = statusPass
+		f.Summary = text{"还没有记录库（首次运行时创建）", "no record store yet (made at the first start)"}
+		return f
+	}
+	q, err := queue.Open(dir, queue.Options{Timeout: 500 * time.Millisecond})
+	switch {
+	case errors.Is(err, queue.ErrLocked):
+		f.Status = statusSkip
+		f.Summary = text{"记录库正被运行中的 kioskd 使用，无法检查", "the running kioskd holds the record store: it cannot be checked now"}
+		if !running {
+			f.Status = statusWarn
+			f.Fix = &text{"检查是否有其他 kioskd 进程（同一个状态文件夹）", "look for another kioskd process using the same state folder"}
+		}
+		return f
+	case err != nil:
+		f.Status = statusFail
+		f.Summary = text{"记录库无法打开", "the record store cannot be opened"}
+		f.Detail = err.Error()
+		f.Fix = &text{"不要删除状态文件夹；保留现场并联系维护人员（记录可能尚未上传）", "do not delete the state folder; keep it as it is and call maintenance (records may not be uploaded yet)"}
+		return f
+	}
+	defer q.Close()
+	problems, err := q.Check(storeSample)
+	if err == nil && len(problems) == 0 {
+		f.Status = statusPass
+		f.Summary = text{"记录库完好", "the record store is sound"}
+		if counts, err := q.Counts(); err == nil {
+			f.Detail = fmt.Sprintf("%d queued, %d accepted; the newest %d records' photos verified", counts[queue.StateQueued], counts[queue.StateAccepted], storeSample)
+		}
+		return f
+	}
+	f.Status = statusFail
+	f.Summary = text{"记录库有损坏", "the record store is damaged"}
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	f.Detail = strings.Join(problems, "; ")
+	f.Fix = &text{"启动 kioskd 会核对并标记受损记录；不要删除状态文件夹，联系维护人员", "starting kioskd reconciles and marks damaged records; do not delete the state folder, call maintenance"}
 	return f
 }
 

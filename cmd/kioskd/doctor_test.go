@@ -23,6 +23,7 @@ import (
 
 	"kioskd/camera"
 	"kioskd/kiosk"
+	"kioskd/kiosk/queue"
 )
 
 // row is a check as the table prints it: its status and every line of
@@ -68,7 +69,7 @@ func parseTable(t *testing.T, out string) map[string]row {
 }
 
 // allChecks are the rows every report has, in order.
-var allChecks = []string{"config", "clock", "state", "calibration", "disk", "listener", "camera", "central"}
+var allChecks = []string{"config", "clock", "state", "calibration", "store", "disk", "listener", "camera", "central"}
 
 // runDoctor runs `kioskd doctor args` with env and the clock at now, and
 // returns its exit code, its rows and its output.
@@ -523,5 +524,48 @@ func TestByteSize(t *testing.T) {
 		if err := b.Set(bad); err == nil {
 			t.Errorf("Set(%q) = nil (%d); want an error", bad, uint64(b))
 		}
+	}
+}
+
+func TestDoctorStore(t *testing.T) {
+	args := baseArgs(t)
+	stateDir := args[5]
+	q, err := queue.Open(stateDir, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, 100)
+	rec, err := q.Commit(queue.NewRecord{StationID: "s", IDNumber: "330106200403150019", Name: "张三", Spec: "chsi-graduation", Background: "replace",
+		Fee: queue.Fee{Yuan: 30, Method: "cash"}, Consent: queue.Consent{Version: "v1", At: today}}, photo, append(photo, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Held by a station (here: this test): the doctor cannot look.
+	_, rows, out := runDoctor(t, args, nil, today)
+	if s := rows["store"].status; s != "warn" && s != "skip" {
+		t.Errorf("store held by another process = %s; want warn or skip\n%s", s, out)
+	}
+	q.Close()
+
+	code, rows, out := runDoctor(t, args, nil, today)
+	if code != 0 || rows["store"].status != "pass" || !strings.Contains(rows["store"].text, "1 queued") {
+		t.Errorf("healthy store: exit %d, store %+v\n%s", code, rows["store"], out)
+	}
+
+	// A damaged photo blob fails the row; the files are left as they are.
+	blob := filepath.Join(stateDir, queue.BlobDir, rec.Photo.SHA256)
+	b, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xFF
+	os.WriteFile(blob, b, 0o600)
+	code, rows, out = runDoctor(t, args, nil, today)
+	if code != 1 || rows["store"].status != "fail" || !strings.Contains(rows["store"].text, rec.ID) {
+		t.Errorf("damaged blob: exit %d, store %+v; want fail naming the record\n%s", code, rows["store"], out)
+	}
+	if after, _ := os.ReadFile(blob); !bytes.Equal(after, b) {
+		t.Error("the doctor changed the damaged blob")
 	}
 }
