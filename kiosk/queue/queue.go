@@ -217,7 +217,7 @@ func (q *Queue) init() error {
 	if schema > SchemaVersion {
 		return fmt.Errorf("open queue: %s has schema version %d; this kioskd reads up to %d (was it downgraded?)", DBFile, schema, SchemaVersion)
 	}
-	master, err := loadKey(q.keyPath(), keyID == "")
+	master, err := LoadKey(q.keyPath(), keyID == "")
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)
 	}
@@ -280,13 +280,17 @@ func (q *Queue) init() error {
 	return nil
 }
 
-// loadKey reads the key file, creating it when create is set and it does
-// not exist yet.
-func loadKey(path string, create bool) ([]byte, error) {
+// LoadKey reads the station key file at path: a regular file of 32 bytes
+// that group and others cannot read, else ErrKeyFile with the fix. When
+// it is missing and create is set (nothing sealed with it exists yet), a
+// new random key is written with mode 0600, atomically, never replacing a
+// key another store (the roster) made meanwhile. The record queue and the
+// roster share this file, each deriving keys of its own from it.
+func LoadKey(path string, create bool) ([]byte, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if !create {
-			return nil, fmt.Errorf("%w %s: missing, but the queue holds data sealed with it", ErrKeyFile, path)
+			return nil, fmt.Errorf("%w %s: missing, but data sealed with it exists", ErrKeyFile, path)
 		}
 		return createKey(path)
 	}
@@ -328,7 +332,10 @@ func createKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("create key %s: %w", path, err)
 	}
 	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil {
+	// Link, not rename: a key another store made meanwhile is kept.
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		return LoadKey(path, false)
+	} else if err != nil {
 		return nil, fmt.Errorf("create key %s: %w", path, err)
 	}
 	if err := syncDir(dir); err != nil {

@@ -7,12 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 )
 
 // keySize is the size of the station key file and of every derived key.
@@ -104,80 +99,4 @@ func (k *keys) open(field string, key, sealed []byte) (string, error) {
 		return "", fmt.Errorf("%s: %w: authentication failed", field, ErrCorrupt)
 	}
 	return string(plain), nil
-}
-
-// loadKey reads the station key file, with the queue's rules: a regular
-// file of 32 bytes that group and others cannot read. When it is missing
-// and create is set (the roster holds no data yet), a new key is written
-// atomically; an existing file is never replaced.
-func loadKey(path string, create bool) ([]byte, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if !create {
-			return nil, fmt.Errorf("%w %s: missing, but the roster holds data sealed with it", ErrKeyFile, path)
-		}
-		return createKey(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrKeyFile, path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrKeyFile, path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w %s: not a regular file", ErrKeyFile, path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w %s: mode %04o lets group or others read it; run chmod 600 on it", ErrKeyFile, path, perm)
-	}
-	if st.Size() != keySize {
-		return nil, fmt.Errorf("%w %s: %d bytes, want %d", ErrKeyFile, path, st.Size(), keySize)
-	}
-	key := make([]byte, keySize)
-	if _, err := io.ReadFull(f, key); err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrKeyFile, path, err)
-	}
-	return key, nil
-}
-
-func createKey(path string) ([]byte, error) {
-	key := make([]byte, keySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("create key %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-key-*")
-	if err != nil {
-		return nil, fmt.Errorf("create key %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(key)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// Link, not rename: if the queue made the key meanwhile, keep its key.
-		err = os.Link(tmp, path)
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return loadKey(path, false)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create key %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("create key %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return nil, fmt.Errorf("create key %s: %w", path, err)
-	}
-	return key, nil
 }

@@ -38,7 +38,7 @@ const DBFile = "roster.db"
 // Errors callers branch on.
 var (
 	ErrLocked       = errors.New("roster.db is in use by another process (is another kioskd running?)")
-	ErrKeyFile      = errors.New("bad key file")
+	ErrKeyFile      = queue.ErrKeyFile
 	ErrCorrupt      = errors.New("corrupt roster data")
 	ErrNotFound     = errors.New("学生不在名单中 / student not on the roster")
 	ErrNameMismatch = errors.New("姓名与身份证号不符，请核对 / the name does not match the ID number: check both")
@@ -169,7 +169,7 @@ func (r *Roster) init() error {
 	if schema > SchemaVersion {
 		return fmt.Errorf("%s has schema version %d; this kioskd reads up to %d (was it downgraded?)", DBFile, schema, SchemaVersion)
 	}
-	master, err := loadKey(r.opt.KeyFile, keyID == "")
+	master, err := queue.LoadKey(r.opt.KeyFile, keyID == "")
 	if err != nil {
 		return err
 	}
