@@ -34,7 +34,7 @@ func TestSoakRSS(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-camera", "demo", "-listen", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, bin, "-camera", "demo", "-listen", "127.0.0.1:0", "-state-dir", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
