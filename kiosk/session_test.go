@@ -166,6 +166,11 @@ func TestSessionWholeFlow(t *testing.T) {
 				t.Errorf("%s holds %q in plain text", filepath.Base(p), plain)
 			}
 		}
+		// No photo of a student in the clear (the calibration's clean
+		// plate, a picture of the empty booth, is the only JPEG allowed).
+		if bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}) && filepath.Base(p) != "clean-plate.jpg" {
+			t.Errorf("%s is a plain JPEG", filepath.Base(p))
+		}
 		return nil
 	})
 
