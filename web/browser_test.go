@@ -235,6 +235,10 @@ func TestBrowserPreview(t *testing.T) {
 	if n := eval[int](t, tab, `window.kiosk.decodeErrors`); n != 0 {
 		t.Errorf("%d frames failed to decode", n)
 	}
+	// A station without a record queue: no queue panel.
+	if eval[bool](t, tab, visible("queue")) || eval[bool](t, tab, `window.kiosk.queue !== null`) {
+		t.Error("the queue panel shows on a station without a queue")
+	}
 
 	for _, vp := range []struct {
 		w, h int64

@@ -48,6 +48,7 @@ const (
 	serverPong   = "pong"   // the answer to a ping
 	serverAck    = "ack"    // a client command was accepted
 	serverResult = "result" // the outcome of a command: capture, accept, retake, calibrate, a session step
+	serverQueue  = "queue"  // the record queue's counts and today's figures, every QueuePeriod
 )
 
 // UI languages a client may announce.

@@ -32,6 +32,9 @@ const (
 	// DefaultReadLimit is the largest WebSocket message accepted from a
 	// client, in bytes.
 	DefaultReadLimit = MaxClientMessage
+	// DefaultQueuePeriod is how often each console is sent the record
+	// queue's counts and today's figures.
+	DefaultQueuePeriod = 5 * time.Second
 )
 
 // Station is what the web server needs of the booth's live loop. It is
@@ -103,6 +106,10 @@ type Server struct {
 	// SignInWindow is the period failed sign-ins are counted over and the
 	// length of a lockout; DefaultSignInWindow if 0.
 	SignInWindow time.Duration
+	// QueuePeriod is how often each console is sent a "queue" message
+	// (the record queue's counts and today's figures), which the station
+	// publishes no event for; DefaultQueuePeriod if 0.
+	QueuePeriod time.Duration
 
 	st      Station
 	logger  *slog.Logger
@@ -299,12 +306,23 @@ type statusResponse struct {
 	Calibration kiosk.CalibrationStatus `json:"calibration"`
 	// Session is the operator's session: the student only masked.
 	Session kiosk.SessionView `json:"session"`
+	// Queue is the record queue's counts; absent without a queue.
+	Queue *kiosk.QueueStatus `json:"queue,omitempty"`
+	// Figures are today's numbers at the booth.
+	Figures kiosk.Figures `json:"figures"`
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := s.st.Status()
 	writeJSON(w, s, http.StatusOK, statusResponse{Version: s.version, Camera: st.Camera, Stats: st.Stats,
-		Review: st.Review, Calibration: st.Calibration, Session: st.Session})
+		Review: st.Review, Calibration: st.Calibration, Session: st.Session, Queue: st.Queue, Figures: st.Figures})
+}
+
+func (s *Server) queuePeriod() time.Duration {
+	if s.QueuePeriod > 0 {
+		return s.QueuePeriod
+	}
+	return DefaultQueuePeriod
 }
 
 // contentTypes are the types of the files the UI ships, fixed here so that

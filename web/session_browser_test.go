@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"kioskd/kiosk"
+	"kioskd/web"
 )
 
 // typeInto focuses the field id and types s into it, as a person or a
@@ -32,7 +34,7 @@ func reachable(id string) string {
 // camera, from the keyboard: sign in, scan the code, consent, fee, frame,
 // capture, accept, saved; the record is then in the queue.
 func TestBrowserSessionFlow(t *testing.T) {
-	b := startSessionBooth(t, nil)
+	b := startSessionBooth(t, func(s *web.Server) { s.QueuePeriod = 200 * time.Millisecond })
 	tab, _ := newTab(t)
 	do(t, tab, chromedp.EmulateViewport(1280, 800), chromedp.Navigate("http://"+b.addr+"/"))
 	waitFor(t, tab, `window.kiosk && window.kiosk.connected && window.kiosk.sessions && window.kiosk.screen === "signin"`, 10*time.Second)
@@ -46,6 +48,13 @@ func TestBrowserSessionFlow(t *testing.T) {
 		t.Error("the capture button can be clicked before sign-in")
 	}
 	screenshot(t, tab, "signin")
+	// The queue panel: shown (the station has a queue), nothing yet.
+	if !eval[bool](t, tab, visible("queue")) {
+		t.Error("no queue panel on a station with a queue")
+	}
+	if got := textOf(t, tab, "queue-summary"); got != "待上传 0 · 今日 0 人" {
+		t.Errorf("queue summary before any student = %q", got)
+	}
 
 	// A wrong PIN: the plain message, the PIN cleared.
 	typeInto(t, tab, "op-id", "op01")
@@ -116,6 +125,11 @@ func TestBrowserSessionFlow(t *testing.T) {
 	// console follows the capture's review.)
 	waitFor(t, tab, `window.kiosk.review && window.kiosk.review.loaded && `+reachable("accept"), captureTimeout())
 	screenshot(t, tab, "review")
+	// One retake (counted in today's figures), then the photo is taken again.
+	do(t, tab, chromedp.Click(chromedp.ID("retake")))
+	waitFor(t, tab, `!window.kiosk.review && `+reachable("capture")+` && !document.getElementById("capture").disabled`, 10*time.Second)
+	do(t, tab, chromedp.Click(chromedp.ID("capture")))
+	waitFor(t, tab, `window.kiosk.review && window.kiosk.review.loaded && `+reachable("accept"), captureTimeout())
 	do(t, tab, chromedp.Click(chromedp.ID("accept")))
 	waitFor(t, tab, `window.kiosk.screen === "saved"`, 10*time.Second)
 	sv := b.st.Session()
@@ -131,6 +145,24 @@ func TestBrowserSessionFlow(t *testing.T) {
 		t.Errorf("saved title %q", got)
 	}
 	screenshot(t, tab, "saved")
+	// The queue panel counts the saved record within a queue period.
+	waitFor(t, tab, `document.getElementById("queue-summary").textContent === "待上传 1 · 今日 1 人"`, 3*time.Second)
+	do(t, tab, chromedp.Click(chromedp.ID("queue-heading")))
+	waitFor(t, tab, visible("q-counts"), 2*time.Second)
+	counts := textOf(t, tab, "q-counts")
+	if !regexp.MustCompile(`^待上传 1（最早 \d\d:\d\d） · 已上传 0 · 审核通过 0 · 未通过 0 · 需处理 0$`).MatchString(counts) {
+		t.Errorf("queue counts = %q", counts)
+	}
+	if got := textOf(t, tab, "q-sync"); got != "上次同步 —" {
+		t.Errorf("last sync = %q; want never", got)
+	}
+	if got := textOf(t, tab, "q-today"); !regexp.MustCompile(`^今日 1 人 · 每小时 [\d.]+ · 平均用时 \d+ 分 \d+ 秒$`).MatchString(got) {
+		t.Errorf("today = %q", got)
+	}
+	if got := textOf(t, tab, "q-retakes"); !regexp.MustCompile(`^重拍 1（\p{Han}+ 1）$`).MatchString(got) {
+		t.Errorf("retakes = %q; want one, with its check's name", got)
+	}
+	screenshot(t, tab, "saved-queue")
 	rec, err := b.q.Get(sv.RecordID)
 	if err != nil || rec.Fee.Receipt != "R-0042" || rec.Fee.Yuan != 30 || rec.Consent.Version != "privacy-2026-1" {
 		t.Fatalf("queue record %+v, %v", rec, err)
@@ -143,6 +175,9 @@ func TestBrowserSessionFlow(t *testing.T) {
 	// English, then Next student: the start screen again.
 	do(t, tab, chromedp.Click(chromedp.ID("lang-toggle")))
 	waitFor(t, tab, `document.querySelector("#scr-saved .sess-title").textContent === "Saved"`, 2*time.Second)
+	if got := textOf(t, tab, "queue-summary"); got != "To upload 1 · today 1" {
+		t.Errorf("English queue summary = %q", got)
+	}
 	screenshot(t, tab, "saved-en")
 	do(t, tab, chromedp.Click(chromedp.ID("lang-toggle")))
 	do(t, tab, chromedp.Click(chromedp.ID("next-student")))

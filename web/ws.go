@@ -56,6 +56,13 @@ type frameData struct {
 	Rotation int    `json:"rotation"`
 }
 
+// queueData is the data of a "queue" message: the record queue (absent
+// without one) and today's figures.
+type queueData struct {
+	Queue   *kiosk.QueueStatus `json:"queue,omitempty"`
+	Figures kiosk.Figures      `json:"figures"`
+}
+
 // ackData acknowledges a client command.
 type ackData struct {
 	For  string `json:"for"`
@@ -318,6 +325,10 @@ func (c *client) write(ctx context.Context) error {
 	defer func() { sub.Close() }()
 	ping := time.NewTicker(c.srv.pingPeriod())
 	defer ping.Stop()
+	// The station publishes no event for the queue and today's figures:
+	// the writer sends them on its own clock.
+	figures := time.NewTicker(c.srv.queuePeriod())
+	defer figures.Stop()
 
 	if err := c.writeJSON(serverMessage{Type: serverHello, Time: time.Now(),
 		Data: helloData{Version: c.srv.version, Status: st.Status(), Sessions: c.srv.sessionsConfigured()}}); err != nil {
@@ -365,6 +376,12 @@ func (c *client) write(ctx context.Context) error {
 			}
 		case m := <-c.replies:
 			if err := c.writeJSON(m); err != nil {
+				return err
+			}
+		case <-figures.C:
+			snap := st.Status()
+			if err := c.writeJSON(serverMessage{Type: serverQueue, Time: time.Now(),
+				Data: queueData{Queue: snap.Queue, Figures: snap.Figures}}); err != nil {
 				return err
 			}
 		case <-ping.C:

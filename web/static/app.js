@@ -11,10 +11,12 @@ import { FramingPanel } from "./framing.js";
 import { CountdownRing } from "./countdown.js";
 import { reportRows, renderRows, failedChecks, rowKey } from "./review.js";
 import { SessionScreens } from "./session.js";
+import { NAME_KEYS } from "./checks.js";
 
 const $ = (id) => document.getElementById(id);
 const MIRROR_KEY = "kiosk.mirror";
 const DETAILS_KEY = "kiosk.cameraDetails";
+const QUEUE_KEY = "kiosk.queueDetails";
 
 // kiosk is the page's observable state, for tests and for debugging.
 const kiosk = {
@@ -53,6 +55,9 @@ const kiosk = {
   sessions: false, // the station runs sessions; without, no sign-in
   session: null, // the newest SessionView
   screen: null, // the session screen shown (signin|start|student|saved), null for framing
+  // The queue panel (see docs/ui-protocol.md, "The queue panel"):
+  queue: null, // the newest QueueStatus; null on a station without a queue
+  figures: null, // the newest Figures
 };
 window.kiosk = kiosk;
 
@@ -152,6 +157,92 @@ $("camera").addEventListener("toggle", () => {
   }
 });
 
+// --- the queue panel (collapsed unless the operator opened it) -------------
+
+try {
+  $("queue").open = localStorage.getItem(QUEUE_KEY) === "1";
+} catch {
+  // closed
+}
+$("queue").addEventListener("toggle", () => {
+  try {
+    localStorage.setItem(QUEUE_KEY, $("queue").open ? "1" : "0");
+  } catch {
+    // not remembered
+  }
+});
+
+// hhmm is the local HH:MM of an RFC 3339 time, "" if absent.
+function hhmm(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime()) || d.getFullYear() < 2000) return "";
+  return d.toLocaleTimeString(i18n.lang(), { hour: "2-digit", minute: "2-digit", hour12: false });
+}
+
+// retakeList names the (at most) three checks that caused the most retakes.
+function retakeList(by) {
+  return Object.entries(by ?? {})
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 3)
+    .map(([id, n]) => `${i18n.t(id === "none" ? "checkNone" : (NAME_KEYS[id] ?? id))} ${n}`)
+    .join(i18n.t("qListSep"));
+}
+
+function setLine(id, s, alert = false) {
+  const el = $(id);
+  if (el.textContent !== s) el.textContent = s;
+  el.dataset.alert = alert ? "true" : "false";
+}
+
+function renderQueue() {
+  const q = kiosk.queue;
+  $("queue").hidden = !q;
+  if (!q) return;
+  const c = q.counts ?? {};
+  const n = (k) => c[k] ?? 0;
+  const queued = n("queued") + n("uploading");
+  const f = kiosk.figures ?? {};
+  const parked = n("parked");
+  let summary = i18n.t("qSummary", { queued, saved: f.saved ?? 0 });
+  if (parked > 0) summary += " · " + i18n.t("qParked", { n: parked });
+  text("queue-summary", summary);
+  $("queue-summary").dataset.alert = parked > 0 || q.error ? "true" : "false";
+  if (q.error) {
+    setLine("q-counts", i18n.t("qError"), true);
+  } else {
+    const oldest = hhmm(q.oldest_queued);
+    setLine(
+      "q-counts",
+      [
+        i18n.t("qQueued", { n: queued }) + (oldest ? i18n.t("qOldest", { time: oldest }) : ""),
+        i18n.t("qAccepted", { n: n("accepted") }),
+        i18n.t("qApproved", { n: n("approved") }),
+        i18n.t("qRejected", { n: n("rejected") }),
+        i18n.t("qParked", { n: parked }),
+      ].join(" · "),
+      parked > 0,
+    );
+  }
+  setLine("q-sync", i18n.t("qLastSync", { time: hhmm(q.last_sync) || "—" }));
+  const secs = Math.round(f.median_seconds ?? 0);
+  const today = [i18n.t("qToday", { n: f.saved ?? 0 })];
+  if (f.saved) {
+    today.push(i18n.t("qPerHour", { n: Math.round((f.per_hour ?? 0) * 10) / 10 }));
+    today.push(i18n.t("qMedian", { m: Math.floor(secs / 60), s: secs % 60 }));
+  }
+  setLine("q-today", today.join(" · "));
+  const list = retakeList(f.retakes_by_check);
+  setLine("q-retakes", i18n.t(list ? "qRetakesBy" : "qRetakes", { n: f.retakes ?? 0, list }));
+}
+
+function applyQueue(d) {
+  kiosk.queue = d.queue ?? null;
+  if (d.figures) kiosk.figures = d.figures;
+  renderQueue();
+}
+
 // --- language -------------------------------------------------------------
 
 $("lang-toggle").addEventListener("click", () => {
@@ -164,6 +255,7 @@ $("lang-toggle").addEventListener("mousedown", (e) => e.preventDefault());
 i18n.onChange((l) => {
   kiosk.lang = l;
   session.render();
+  renderQueue();
   render();
   renderFraming();
   renderCapture();
@@ -283,6 +375,7 @@ function applyStatus(status) {
   if (status.feedback) applyFeedback(status.feedback);
   if (status.calibration) kiosk.calibration = status.calibration;
   if (status.session) applySession(status.session);
+  applyQueue(status);
   // A snapshot is the truth about the review: after a reconnect the photo
   // under review shows again, and one that ended meanwhile goes away.
   if (status.review && status.review.state === "review") {
@@ -597,6 +690,7 @@ const handlers = {
     applyStatus(d.status);
   },
   status: (d) => applyStatus(d),
+  queue: (d) => applyQueue(d),
   camera: (d) => {
     kiosk.camera = d;
   },
