@@ -31,7 +31,8 @@ type QueueReader interface {
 type Figures struct {
 	Day string `json:"day"` // local date, 2006-01-02
 	// Saved is how many students were saved today; PerHour is Saved over
-	// the hours since the first student of the day was identified.
+	// the hours since the first student of the day was identified (at
+	// least one).
 	Saved   int     `json:"saved"`
 	PerHour float64 `json:"per_hour"`
 	// MedianSeconds is the median time from identification to saved.
@@ -112,9 +113,9 @@ func (f *figures) view(now time.Time) Figures {
 			med = (d[n/2-1] + d[n/2]) / 2
 		}
 		out.MedianSeconds = med.Seconds()
-		if hours := now.Sub(f.first).Hours(); hours > 0 {
-			out.PerHour = float64(n) / max(hours, 1.0/60)
-		}
+		// Over at least an hour, so the first students of the day do
+		// not read as a rate of 60 an hour.
+		out.PerHour = float64(n) / max(now.Sub(f.first).Hours(), 1)
 	}
 	return out
 }
