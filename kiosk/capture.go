@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"time"
 
 	"kioskd/kiosk/photo"
@@ -180,12 +181,19 @@ func (s *Station) standardize(ctx context.Context, cands []Frame, cal *Calibrati
 	}
 	an := s.captureAnalyzer
 	spec, bg := s.spec()
+	// Each candidate is decoded once: the best one's picture goes on to
+	// Standardize, which then needs no second decode.
 	best, bestScore := cands[0], -1.0
+	var bestImg image.Image
 	for _, f := range cands {
 		if ctx.Err() != nil {
 			return photo.Result{}, Frame{}, ctx.Err()
 		}
-		a, err := an.AnalyzeBytes(f.JPEG, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
+		img, err := photo.Decode(f.JPEG, an.MaxPixels)
+		if err != nil {
+			continue
+		}
+		a, err := an.Analyze(img, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
 		if err != nil || a.Faces != 1 {
 			continue
 		}
@@ -197,14 +205,20 @@ func (s *Station) standardize(ctx context.Context, cands []Frame, cal *Calibrati
 			score *= 2
 		}
 		if score > bestScore {
-			best, bestScore = f, score
+			best, bestScore, bestImg = f, score, img
 		}
 	}
 	opt := photo.StandardizeOptions{Spec: spec, Background: bg, Rotation: best.Rotation}
 	if cal != nil && cal.plate != nil && cal.Rotation == best.Rotation && cal.plate.Bounds().Dx() == best.Width && cal.plate.Bounds().Dy() == best.Height {
 		opt.CleanPlate = cal.plate
 	}
-	res, err := an.StandardizeBytes(best.JPEG, opt)
+	var res photo.Result
+	var err error
+	if bestImg != nil {
+		res, err = an.Standardize(bestImg, opt)
+	} else {
+		res, err = an.StandardizeBytes(best.JPEG, opt) // no candidate had one face: the refusal says why
+	}
 	if err == nil {
 		// A tilted head, closed eyes, a top like the wall: the student
 		// must fix these in front of the camera; the photo is not offered.
