@@ -71,19 +71,6 @@ func (j JPEGInfo) DPI() (x, y float64) {
 	return 0, 0
 }
 
-// zigzag[k] is the natural (row-major) index of the k-th coefficient in
-// the JPEG zig-zag order.
-var zigzag = [64]int{
-	0, 1, 8, 16, 9, 2, 3, 10,
-	17, 24, 32, 25, 18, 11, 4, 5,
-	12, 19, 26, 33, 40, 48, 41, 34,
-	27, 20, 13, 6, 7, 14, 21, 28,
-	35, 42, 49, 56, 57, 50, 43, 36,
-	29, 22, 15, 23, 30, 37, 44, 51,
-	58, 59, 52, 45, 38, 31, 39, 46,
-	53, 60, 61, 54, 47, 55, 62, 63,
-}
-
 // stdQuant are the example tables of ITU T.81 Annex K (K.1 luminance, K.2
 // chrominance) in natural order: the tables the IJG quality scale (and Go's
 // encoder) multiplies.
@@ -241,7 +228,7 @@ func ParseJPEG(b []byte) (JPEGInfo, error) {
 					if pq == 1 {
 						v = binary.BigEndian.Uint16(p[1+2*k:])
 					}
-					t[zigzag[k]] = v
+					t[unzig[k]] = v
 				}
 				info.Quant[tq] = &t
 				p = p[1+size:]
