@@ -44,14 +44,18 @@
 //	  │ MarkFailed│ MarkUploading                   │
 //	  │ (retry)   ▼                                 │
 //	  └────── uploading ───────── Park(reason) ──► parked
-//	              │              (queued too; and   (a permanent error, or
-//	              │               Reconcile for a    a blob Reconcile found
-//	              │               damaged blob)      missing or corrupt)
-//	              │ MarkAccepted(receipt)
-//	              ▼
+//	              │   ╲          (queued too; and   (a permanent error, or
+//	              │    ╲          Reconcile for a    a blob Reconcile found
+//	              │     ╲         damaged blob)      missing or corrupt)
+//	              │      ╲ ApplyReviews with the review's receipt
+//	              │       ╲ (queued or uploading: the upload's answer
+//	              │        ╲ was lost, central holds the record)
+//	              │ MarkAccepted(receipt) ╲
+//	              ▼                        ▼
 //	          accepted ──── MarkRejected(reason) ──► rejected
-//	              │                                 (a retake is due; the new
-//	              │ MarkApproved                     record's RetakeOf names it)
+//	              │         or ApplyReviews          (a retake is due; the new
+//	              │ MarkApproved                      record's RetakeOf names it)
+//	              │ or ApplyReviews
 //	              ▼
 //	          approved
 //
@@ -64,6 +68,20 @@
 // MarkAccepted with the same receipt, MarkApproved, or MarkRejected with the
 // same reason is a no-op, so replayed server answers are harmless. Open moves
 // records left in uploading by a crash back to queued.
+//
+// # Review outcomes
+//
+// ApplyReviews takes one page of central's review feed and applies it with
+// the feed's new cursor in ONE transaction (Cursor reads it back), so the
+// cursor never passes an outcome that was not applied and a page applied
+// twice changes nothing. A review of a queued or uploading record carries
+// the receipt its lost upload answer would have: the record takes it and
+// AcceptedAt, then the outcome (the shortcut drawn above; a later
+// MarkAccepted with the same receipt is then a no-op). Reviews of unknown
+// or parked records, or contradicting one already applied, are skipped and
+// reported, never an error that would hold the cursor back forever.
+// MarkExported notes a record's copy on a USB bundle (ExportedAt) without
+// changing its state.
 //
 // # Start-up
 //

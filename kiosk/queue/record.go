@@ -121,6 +121,9 @@ type Record struct {
 	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
 	Receipt    string    `json:"receipt,omitempty"`
 	ReviewedAt time.Time `json:"reviewedAt,omitzero"`
+	// ExportedAt is when the record last went into a USB bundle (kioskd
+	// export, MarkExported); zero if never. It does not change the state.
+	ExportedAt time.Time `json:"exportedAt,omitzero"`
 
 	// PurgedAt is set once the local blobs and the sealed identity were
 	// deleted after the retention window; the record itself stays.

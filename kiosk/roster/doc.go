@@ -65,6 +65,19 @@
 // errors (RemovalSkipped), since a row left out may be a student still on
 // the roster.
 //
+// # Central's roster feed
+//
+// The uplink keeps the roster in step with central's feed (docs/sync-protocol.md).
+// ApplyChanges applies one page of changes (upserts, and removals that only
+// mark students removed) together with the feed's cursor, the code index
+// and the active count in ONE transaction, so a page applied twice changes
+// nothing. ReplaceAll is the full reload read from an empty cursor: a
+// Replace import whose last transaction stores the cursor, so a crash
+// part-way leaves the old cursor and the next sync reloads. Cursor reads
+// the stored cursor. Rows with an invalid ID number or a status outside
+// the feed's words are skipped, counted in Result.Skipped and logged
+// without the number.
+//
 // Cells that start like a spreadsheet formula (= + - @) are flagged, not
 // stripped: stored as text, reported in Decoded.Warnings, and written with
 // a leading apostrophe by Export and EscapeCell.

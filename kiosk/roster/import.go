@@ -22,6 +22,10 @@ type Result struct {
 	Updated   int // students whose data changed
 	Unchanged int // students listed with the same data
 	Removed   int // students not listed by a Replace import, now marked removed
+	// Skipped counts rows of central's feed (ApplyChanges, ReplaceAll) left
+	// out for an invalid ID number or an unknown status; a ReplaceAll that
+	// skipped rows removes nobody (RemovalSkipped), as with row errors.
+	Skipped int
 	// RemovalSkipped is set when a Replace import had row errors: the rows
 	// left out could be students still on the roster, so nobody was
 	// marked removed. Fix the file and import it again.
@@ -45,7 +49,7 @@ func (r *Roster) ImportCSV(src io.Reader, mode Mode) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("import roster: %w", err)
 	}
-	res, err := r.importRows(d.Rows, mode, len(d.Errors))
+	res, err := r.importRows(d.Rows, mode, len(d.Errors), importFeed{})
 	res.Errors, res.Warnings, res.Encoding, res.Ignored = d.Errors, d.Warnings, d.Encoding, d.Ignored
 	return res, err
 }
@@ -59,18 +63,32 @@ func (r *Roster) ImportCSV(src io.Reader, mode Mode) (Result, error) {
 // collection codes; a code that belonged to another student moves to this
 // one.
 func (r *Roster) Import(rows []Row, mode Mode) (Result, error) {
-	return r.importRows(rows, mode, 0)
+	return r.importRows(rows, mode, 0, importFeed{})
+}
+
+// importFeed is what a feed import (ReplaceAll) adds to importRows.
+type importFeed struct {
+	skipInvalid bool    // leave out rows with a bad ID number or status, counting them in Result.Skipped
+	cursor      *string // stored in the import's last transaction
 }
 
 // importRows imports rows; rowErrors is how many rows of the source were
 // left out, which stops a Replace from removing anyone.
-func (r *Roster) importRows(rows []Row, mode Mode, rowErrors int) (Result, error) {
+func (r *Roster) importRows(rows []Row, mode Mode, rowErrors int, feed importFeed) (Result, error) {
 	r.importMu.Lock()
 	defer r.importMu.Unlock()
 	start := time.Now()
 	var res Result
 	ks := make([]keyed, 0, len(rows))
 	for i := range rows {
+		if feed.skipInvalid {
+			if k, ok := r.feedRow(&rows[i]); ok {
+				ks = append(ks, k)
+			} else {
+				res.Skipped++
+			}
+			continue
+		}
 		id, err := CheckIDNumber(rows[i].IDNumber)
 		if err != nil {
 			return res, fmt.Errorf("import roster: row %d: %w", i+1, err)
@@ -78,6 +96,7 @@ func (r *Roster) importRows(rows []Row, mode Mode, rowErrors int) (Result, error
 		rows[i].IDNumber = id
 		ks = append(ks, keyed{key: [32]byte(r.keys.studentKey(id)), row: &rows[i]})
 	}
+	rowErrors += res.Skipped
 	sortByKey(ks)
 	for i := 1; i < len(ks); i++ {
 		if ks[i].key == ks[i-1].key {
@@ -133,11 +152,11 @@ func (r *Roster) importRows(rows []Row, mode Mode, rowErrors int) (Result, error
 			}
 		}
 	}
-	if err := r.noteImport(res, now); err != nil {
+	if err := r.noteImport(res, now, feed.cursor); err != nil {
 		return res, fmt.Errorf("import roster: %w", err)
 	}
 	r.log.Info("roster imported", "added", res.Added, "updated", res.Updated, "unchanged", res.Unchanged,
-		"removed", res.Removed, "removalSkipped", res.RemovalSkipped, "rowErrors", rowErrors,
+		"removed", res.Removed, "removalSkipped", res.RemovalSkipped, "rowErrors", rowErrors, "skipped", res.Skipped,
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return res, nil
 }
@@ -216,6 +235,18 @@ func newCodeOp(code, key []byte, del bool) codeOp {
 }
 
 func (r *Roster) applyCodes(ops []codeOp) error {
+	sortCodeOps(ops)
+	for start := 0; start < len(ops); start += r.opt.BatchSize {
+		batch := ops[start:min(start+r.opt.BatchSize, len(ops))]
+		if err := r.db.Update(func(tx *bolt.Tx) error { return r.applyCodeOps(tx, batch) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortCodeOps puts deletes first, then puts, each in code order.
+func sortCodeOps(ops []codeOp) {
 	slices.SortFunc(ops, func(a, b codeOp) int {
 		if a.del != b.del {
 			if a.del {
@@ -225,38 +256,34 @@ func (r *Roster) applyCodes(ops []codeOp) error {
 		}
 		return bytes.Compare(a.code[:], b.code[:])
 	})
-	for start := 0; start < len(ops); start += r.opt.BatchSize {
-		batch := ops[start:min(start+r.opt.BatchSize, len(ops))]
-		err := r.db.Update(func(tx *bolt.Tx) error {
-			b, codes := tx.Bucket(bucketStudents), tx.Bucket(bucketCodes)
-			codes.FillPercent = 0.9 // puts come in key order
-			for i := range batch {
-				op := &batch[i] // its arrays stay valid for the transaction, as bbolt needs
-				cur := codes.Get(op.code[:])
-				if op.del {
-					if bytes.Equal(cur, op.key[:]) {
-						if err := codes.Delete(op.code[:]); err != nil {
-							return err
-						}
-					}
-					continue
-				}
-				if bytes.Equal(cur, op.key[:]) {
-					continue
-				}
-				if cur != nil {
-					// The code moves: the student who had it loses it.
-					if err := r.dropCode(b, bytes.Clone(cur), op.code[:]); err != nil {
-						return err
-					}
-				}
-				if err := codes.Put(op.code[:], op.key[:]); err != nil {
+}
+
+// applyCodeOps applies sorted code index changes inside the caller's
+// transaction. ops must stay valid until it ends (bbolt keeps the keys).
+func (r *Roster) applyCodeOps(tx *bolt.Tx, ops []codeOp) error {
+	b, codes := tx.Bucket(bucketStudents), tx.Bucket(bucketCodes)
+	codes.FillPercent = 0.9 // puts come in key order
+	for i := range ops {
+		op := &ops[i] // its arrays stay valid for the transaction, as bbolt needs
+		cur := codes.Get(op.code[:])
+		if op.del {
+			if bytes.Equal(cur, op.key[:]) {
+				if err := codes.Delete(op.code[:]); err != nil {
 					return err
 				}
 			}
-			return nil
-		})
-		if err != nil {
+			continue
+		}
+		if bytes.Equal(cur, op.key[:]) {
+			continue
+		}
+		if cur != nil {
+			// The code moves: the student who had it loses it.
+			if err := r.dropCode(b, bytes.Clone(cur), op.code[:]); err != nil {
+				return err
+			}
+		}
+		if err := codes.Put(op.code[:], op.key[:]); err != nil {
 			return err
 		}
 	}
@@ -322,12 +349,7 @@ func (r *Roster) removeAbsent(ks []keyed, now time.Time) (int, error) {
 				if err != nil {
 					return err
 				}
-				s.Removed, s.StatusAt, s.UpdatedAt = true, now.UnixNano(), now.UnixNano()
-				enc, err := json.Marshal(s)
-				if err != nil {
-					return err
-				}
-				if err := b.Put(k, enc); err != nil {
+				if err := markRemoved(b, k, s, now); err != nil {
 					return err
 				}
 			}
@@ -338,6 +360,16 @@ func (r *Roster) removeAbsent(ks []keyed, now time.Time) (int, error) {
 		}
 	}
 	return len(gone), nil
+}
+
+// markRemoved stores s, the student under key k, marked removed.
+func markRemoved(b *bolt.Bucket, k []byte, s *student, now time.Time) error {
+	s.Removed, s.StatusAt, s.UpdatedAt = true, now.UnixNano(), now.UnixNano()
+	enc, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, enc)
 }
 
 // active reads the count of students not marked removed, kept in meta so
@@ -359,12 +391,25 @@ type importNote struct {
 	Added, Updated, Unchanged, Removed int
 }
 
-func (r *Roster) noteImport(res Result, now time.Time) error {
+// noteImport records the import's time and counts and, for a feed import,
+// its cursor: the import's last transaction.
+func (r *Roster) noteImport(res Result, now time.Time, cursor *string) error {
+	return r.db.Update(func(tx *bolt.Tx) error { return noteImportTx(tx, res, now, cursor) })
+}
+
+func noteImportTx(tx *bolt.Tx, res Result, now time.Time, cursor *string) error {
 	enc, err := json.Marshal(importNote{At: now, Added: res.Added, Updated: res.Updated, Unchanged: res.Unchanged, Removed: res.Removed})
 	if err != nil {
 		return err
 	}
-	return r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyLastImport, enc) })
+	m := tx.Bucket(bucketMeta)
+	if err := m.Put(keyLastImport, enc); err != nil {
+		return err
+	}
+	if cursor != nil {
+		return m.Put(keyFeedCursor, []byte(*cursor))
+	}
+	return nil
 }
 
 // LastImport returns when the last import finished; zero if none has.
