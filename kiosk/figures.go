@@ -15,9 +15,52 @@ type QueueStatus struct {
 	// OldestQueued is when the oldest record still waiting for upload was
 	// saved; zero when none waits.
 	OldestQueued time.Time `json:"oldest_queued,omitzero"`
-	// LastSync is the last successful upload; zero until the sync runs.
+	// LastSync is the last successful exchange with central; zero until
+	// the sync has succeeded once (or without a sync).
 	LastSync time.Time `json:"last_sync,omitzero"`
-	Error    string    `json:"error,omitempty"`
+	// Sync is the sync with central's health; nil when the station has
+	// no central configured.
+	Sync *SyncHealth `json:"sync,omitempty"`
+	// Recent are the newest records, newest first, as the operator's
+	// list shows them (the ID number masked).
+	Recent []RecordView `json:"recent,omitempty"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// RecentRecords is how many of the newest records the queue panel lists.
+const RecentRecords = 12
+
+// RecordView is one record in the operator's list: where it stands with
+// central and why, never the student's full ID number or name.
+type RecordView struct {
+	ID        string      `json:"id"`
+	CreatedAt time.Time   `json:"created_at"`
+	Masked    string      `json:"masked"`
+	State     queue.State `json:"state"`
+	// Reason is why a record was rejected by review or parked;
+	// LastError the last failed upload attempt's error.
+	Reason    string `json:"reason,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	Attempts  int    `json:"attempts"`
+	Retake    bool   `json:"retake,omitempty"`
+	Exported  bool   `json:"exported,omitempty"`
+}
+
+// SyncHealth is the sync with central as the operator sees it.
+type SyncHealth struct {
+	// State is idle (everything sent), syncing, offline (central
+	// unreachable or failing: retrying) or blocked (central refuses the
+	// station's token: the technician must act).
+	State       string    `json:"state"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	NextRetry   time.Time `json:"next_retry,omitzero"`
+}
+
+// SyncReporter reports the sync's health (the uplink worker, adapted by
+// the program's wiring).
+type SyncReporter interface {
+	SyncHealth() SyncHealth
 }
 
 // QueueReader is what the queue panel needs of the record queue
@@ -25,6 +68,7 @@ type QueueStatus struct {
 type QueueReader interface {
 	Counts() (map[queue.State]int, error)
 	Oldest(s queue.State) (queue.Record, bool, error)
+	Newest(n int) ([]queue.Record, error)
 }
 
 // Figures are today's numbers at the booth.
@@ -144,6 +188,18 @@ func (s *Station) QueueStatus() (QueueStatus, bool) {
 	st.Counts = counts
 	if r, ok, err := qr.Oldest(queue.StateQueued); err == nil && ok {
 		st.OldestQueued = r.CreatedAt
+	}
+	if rs, err := qr.Newest(RecentRecords); err == nil {
+		for _, r := range rs {
+			st.Recent = append(st.Recent, RecordView{ID: r.ID, CreatedAt: r.CreatedAt, Masked: r.Masked,
+				State: r.State, Reason: r.Reason, LastError: r.LastError, Attempts: r.Attempts,
+				Retake: r.RetakeOf != "", Exported: !r.ExportedAt.IsZero()})
+		}
+	}
+	if s.Sync != nil {
+		h := s.Sync.SyncHealth()
+		st.Sync = &h
+		st.LastSync = h.LastSuccess
 	}
 	return st, true
 }

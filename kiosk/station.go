@@ -71,6 +71,8 @@ type Station struct {
 	// RecentFrames is how many of the newest frames a capture chooses
 	// from; DefaultRecentFrames if 0.
 	RecentFrames int
+	// Sync, if set, reports the sync with central for the queue panel.
+	Sync SyncReporter
 	// StateDir is where the calibration is kept; none is kept if empty.
 	StateDir string
 	// Camera, if set, locks the camera's exposure and white balance when

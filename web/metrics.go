@@ -35,6 +35,9 @@ type Metrics struct {
 	// Records, if set, is read at every scrape for kioskd_records{state}.
 	// Set before the first scrape.
 	Records RecordCounter
+	// Sync, if set, is read at every scrape for the kioskd_sync_*
+	// metrics. Set before the first scrape.
+	Sync SyncCounter
 
 	src EventSource
 	reg *prometheus.Registry
@@ -96,6 +99,7 @@ func NewMetrics(src EventSource) *Metrics {
 			Name: "kioskd_disk_free_bytes", Help: "Free disk space for the station's state folder (-1 when it cannot be read).",
 		}, m.diskFree),
 		recordsCollector{m: m, desc: prometheus.NewDesc("kioskd_records", "Records in the station's queue, by sync state.", []string{"state"}, nil)},
+		newSyncCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -140,6 +144,79 @@ func (c recordsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, st := range queue.States {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
+}
+
+// SyncCounts are the sync with central's counters since the station
+// started.
+type SyncCounts struct {
+	Attempts      uint64 // record upload attempts
+	Failures      uint64 // attempts that failed (network, central's errors)
+	Uploaded      uint64 // records central accepted
+	UploadedBytes uint64 // blob bytes sent
+	// State is idle, syncing, offline or blocked (kiosk.SyncHealth).
+	State string
+	// LastSuccess is the last successful exchange with central; Since is
+	// when the sync started (what "seconds since" counts from before a
+	// first success).
+	LastSuccess, Since time.Time
+}
+
+// SyncCounter reports the sync's counters (the uplink worker, adapted by
+// the program's wiring).
+type SyncCounter interface {
+	SyncCounts() SyncCounts
+}
+
+// syncStates are the values of kioskd_sync_state's label.
+var syncStates = []string{"idle", "syncing", "offline", "blocked"}
+
+// syncCollector reports the kioskd_sync_* metrics at scrape time.
+type syncCollector struct {
+	m                                   *Metrics
+	attempts, failures, uploaded, bytes *prometheus.Desc
+	sinceSuccess, state                 *prometheus.Desc
+}
+
+func newSyncCollector(m *Metrics) syncCollector {
+	return syncCollector{m: m,
+		attempts:     prometheus.NewDesc("kioskd_sync_attempts_total", "Record upload attempts to central.", nil, nil),
+		failures:     prometheus.NewDesc("kioskd_sync_failures_total", "Record upload attempts that failed (network errors, central's errors).", nil, nil),
+		uploaded:     prometheus.NewDesc("kioskd_sync_records_uploaded_total", "Records central accepted (receipt matched).", nil, nil),
+		bytes:        prometheus.NewDesc("kioskd_sync_uploaded_bytes_total", "Bytes sent to central: photos, originals and manifests.", nil, nil),
+		sinceSuccess: prometheus.NewDesc("kioskd_sync_seconds_since_success", "Seconds since the last successful exchange with central (since the sync started, before the first).", nil, nil),
+		state:        prometheus.NewDesc("kioskd_sync_state", "1 for the sync's current state, 0 for the others.", []string{"state"}, nil),
+	}
+}
+
+func (c syncCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.attempts, c.failures, c.uploaded, c.bytes, c.sinceSuccess, c.state} {
+		ch <- d
+	}
+}
+
+func (c syncCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.m.Sync == nil {
+		return
+	}
+	s := c.m.Sync.SyncCounts()
+	ch <- prometheus.MustNewConstMetric(c.attempts, prometheus.CounterValue, float64(s.Attempts))
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.Failures))
+	ch <- prometheus.MustNewConstMetric(c.uploaded, prometheus.CounterValue, float64(s.Uploaded))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(s.UploadedBytes))
+	from := s.LastSuccess
+	if from.IsZero() {
+		from = s.Since
+	}
+	if !from.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.sinceSuccess, prometheus.GaugeValue, max(0, time.Since(from).Seconds()))
+	}
+	for _, st := range syncStates {
+		v := 0.0
+		if st == s.State {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, st)
 	}
 }
 

@@ -161,3 +161,42 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("Run = %v; want nil", err)
 	}
 }
+
+// fakeSync is a SyncCounter.
+type fakeSync web.SyncCounts
+
+func (f fakeSync) SyncCounts() web.SyncCounts { return web.SyncCounts(f) }
+
+func TestMetricsSync(t *testing.T) {
+	m := web.NewMetrics(&hubSource{})
+	if _, ok := scrape(t, m)["kioskd_sync_attempts_total"]; ok {
+		t.Error("sync metrics on a station without a sync")
+	}
+	m.Sync = fakeSync{Attempts: 9, Failures: 4, Uploaded: 5, UploadedBytes: 1 << 20, State: "offline",
+		LastSuccess: time.Now().Add(-90 * time.Second), Since: time.Now().Add(-time.Hour)}
+	fams := scrape(t, m)
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"kioskd_sync_attempts_total", nil, 9},
+		{"kioskd_sync_failures_total", nil, 4},
+		{"kioskd_sync_records_uploaded_total", nil, 5},
+		{"kioskd_sync_uploaded_bytes_total", nil, 1 << 20},
+		{"kioskd_sync_state", map[string]string{"state": "offline"}, 1},
+		{"kioskd_sync_state", map[string]string{"state": "idle"}, 0},
+	} {
+		if got := value(t, fams, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v; want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if got := value(t, fams, "kioskd_sync_seconds_since_success", nil); got < 89 || got > 120 {
+		t.Errorf("kioskd_sync_seconds_since_success = %v; want about 90", got)
+	}
+	// Before a first success it counts from the start of the sync.
+	m.Sync = fakeSync{State: "offline", Since: time.Now().Add(-time.Hour)}
+	if got := value(t, scrape(t, m), "kioskd_sync_seconds_since_success", nil); got < 3599 || got > 3700 {
+		t.Errorf("kioskd_sync_seconds_since_success before a success = %v; want about 3600", got)
+	}
+}

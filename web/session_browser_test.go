@@ -153,8 +153,11 @@ func TestBrowserSessionFlow(t *testing.T) {
 	if !regexp.MustCompile(`^待上传 1（最早 \d\d:\d\d） · 已上传 0 · 审核通过 0 · 未通过 0 · 需处理 0$`).MatchString(counts) {
 		t.Errorf("queue counts = %q", counts)
 	}
-	if got := textOf(t, tab, "q-sync"); got != "上次同步 —" {
-		t.Errorf("last sync = %q; want never", got)
+	if got := textOf(t, tab, "q-sync"); got != "未配置中心同步：记录保存在本机" {
+		t.Errorf("sync line = %q; want the no-central line", got)
+	}
+	if got := textOf(t, tab, "q-recent"); !regexp.MustCompile(`^\d\d:\d\d  \d{4}\*+\d{3}[\dX]  待上传$`).MatchString(got) {
+		t.Errorf("recent records = %q; want one line: time, masked ID number, 待上传", got)
 	}
 	if got := textOf(t, tab, "q-today"); !regexp.MustCompile(`^今日 1 人 · 每小时 [\d.]+ · 平均用时 \d+ 分 \d+ 秒$`).MatchString(got) {
 		t.Errorf("today = %q", got)

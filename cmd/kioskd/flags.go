@@ -69,7 +69,8 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 }
 
 // takesArgs names the commands that take arguments after their flags.
-var takesArgs = map[string]bool{"check": true, "standardize": true, "operator": true, "roster import": true}
+var takesArgs = map[string]bool{"check": true, "standardize": true, "operator": true, "roster import": true,
+	"central add-station": true, "central import": true}
 
 // usageError marks errors in how kioskd was called; main exits 2 for them.
 type usageError struct{ err error }

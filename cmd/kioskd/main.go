@@ -89,6 +89,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "run":
 		return m.runStation(ctx, rest)
+	case "demo":
+		return m.demo(ctx, rest)
+	case "central":
+		return m.centralCommand(ctx, rest)
+	case "export":
+		return m.export(ctx, rest)
 	case "check":
 		return m.check(ctx, rest)
 	case "standardize":
@@ -119,6 +125,10 @@ usage: kioskd [COMMAND] [FLAGS]
 
 commands:
   run       run the station (the default): camera, live preview at http://127.0.0.1:8080
+  demo      the station and a central server on this machine, with a demo roster: try the whole flow
+  central   run the reference central server; 'central add-station ID' makes a station's token,
+            'central import DIR' takes a USB bundle from 'kioskd export'
+  export    write the records central has not accepted to a USB bundle: 'kioskd export -to DIR'
   check     analyse photos as the live framing checks would: one JSON line per file
   standardize  turn frames into the spec's photo (480x640 JPEG, 300 dpi, 30-40 KB) with a JSON proof
   operator  print an operators-file line for ID NAME, the PIN read from standard input

@@ -20,6 +20,7 @@ import (
 	"kioskd/kiosk/photo"
 	"kioskd/kiosk/queue"
 	"kioskd/kiosk/roster"
+	"kioskd/sync/wire"
 	"kioskd/web"
 )
 
@@ -46,7 +47,12 @@ type runConfig struct {
 	fee          int
 	idleTimeout  time.Duration
 	window       windowValue
+	central      centralFlags
 	logLevel     slog.Level
+
+	// syncInterval is how often the uplink polls central's feeds; the
+	// uplink's default if 0 (the demo polls faster). Not a flag.
+	syncInterval time.Duration
 }
 
 // defaultMinFree is the free space the state folder should keep: the
@@ -107,6 +113,7 @@ func (cfg *runConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.fee, "fee", cfg.fee, "the on-site fee in yuan (a retake after a rejection is free)")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", cfg.idleTimeout, "return to the start screen, clearing the student's data, after this long untouched (0: never)")
 	fs.Var(&cfg.window, "window", "the collection period, START/END as dates (2026-05-01/2026-06-30); outside it identification is refused; empty: always open")
+	cfg.central.register(fs)
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
 
@@ -125,10 +132,10 @@ func (cfg *runConfig) validate() error {
 		return usageError{fmt.Errorf("-fee %d: want 0 to 10000 yuan", cfg.fee)}
 	case cfg.idleTimeout < 0:
 		return usageError{fmt.Errorf("-idle-timeout %v: want 0 (never) or more", cfg.idleTimeout)}
-	case len(cfg.stationID) > 64:
-		return usageError{fmt.Errorf("-station-id: at most 64 characters")}
+	case cfg.stationID != "" && !wire.ValidStationID(cfg.stationID):
+		return usageError{fmt.Errorf("-station-id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", cfg.stationID)}
 	}
-	return nil
+	return cfg.central.validate()
 }
 
 func (m *Main) newLogger(level slog.Level) *slog.Logger {
@@ -142,8 +149,12 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := m.newLogger(cfg.logLevel)
+	return m.serveStation(ctx, cfg, m.newLogger(cfg.logLevel))
+}
 
+// serveStation runs the station with cfg until ctx is cancelled or a part
+// fails: `kioskd run`, and the station half of `kioskd demo`.
+func (m *Main) serveStation(ctx context.Context, cfg runConfig, logger *slog.Logger) error {
 	opt, err := cfg.photo.resolve()
 	if err != nil {
 		return err
@@ -168,17 +179,22 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	if locker, ok := src.(kiosk.CameraLocker); ok {
 		st.Camera = locker
 	}
-	q, closeStores, err := m.openStores(cfg, st, logger)
+	stores, err := m.openStores(cfg, st, logger)
 	if err != nil {
 		return err
 	}
-	defer closeStores()
+	defer stores.close()
+	q := stores.q
 	srv := web.NewServer(st, logger)
 	srv.AllowedHosts = cfg.allowedHosts
 	metrics := web.NewMetrics(st)
 	metrics.StateDir = st.StateDir
 	metrics.Records = q
 	srv.Metrics = metrics.Handler()
+	worker, err := m.startSync(cfg, st, q, stores.r, metrics, logger)
+	if err != nil {
+		return err
+	}
 	addr, err := srv.Listen(cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another kioskd running? choose another address with -listen)", cfg.listen, err)
@@ -202,6 +218,7 @@ func (m *Main) runStation(ctx context.Context, args []string) error {
 	g.Go(func() error { return metrics.Run(gctx) })
 	g.Go(func() error { return q.Maintain(gctx, 0, 0, logger.With("component", "queue")) })
 	g.Go(func() error { return notify.RunWatchdog(gctx) })
+	g.Go(func() error { return runSync(gctx, worker) })
 	if err := notify.Ready("serving " + "http://" + addr.String()); err != nil {
 		logger.Warn("tell systemd ready", "err", err)
 	}
@@ -231,12 +248,12 @@ func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource
 	switch path {
 	case "demo":
 		logger.Info("using the demo camera (asked for with -camera demo)")
-		return m.demo(cfg), nil
+		return m.demoCamera(cfg), nil
 	case "auto", "":
 		path = camera.AutoPath()
 		if err := camera.Probe(path); err != nil {
 			logger.Warn("no camera found: using the demo camera; plug in a USB camera or set -camera", "tried", path, "reason", probeReason(err))
-			return m.demo(cfg), nil
+			return m.demoCamera(cfg), nil
 		}
 	default:
 		if err := camera.Probe(path); err != nil {
@@ -251,10 +268,16 @@ func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource
 	return dev, nil
 }
 
+// stores are the station's durable stores, open.
+type stores struct {
+	q     *queue.Queue
+	r     *roster.Roster
+	close func() // after the station and the sync have stopped
+}
+
 // openStores opens the record queue and the roster in the state folder
-// and the operators file, and gives them to the station's session. It
-// returns the function that closes them, after the station has stopped.
-func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger) (*queue.Queue, func(), error) {
+// and the operators file, and gives them to the station's session.
+func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger) (stores, error) {
 	st.FeeYuan = cfg.fee
 	st.IdleTimeout = cfg.idleTimeout
 	if st.IdleTimeout == 0 {
@@ -266,12 +289,12 @@ func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger)
 	}
 	q, err := queue.Open(st.StateDir, queue.Options{MinFree: int64(cfg.minFree), Logger: logger.With("component", "queue")})
 	if err != nil {
-		return nil, nil, fmt.Errorf("record queue: %w (is another kioskd running with the same -state-dir?)", err)
+		return stores{}, fmt.Errorf("record queue: %w (is another kioskd running with the same -state-dir?)", err)
 	}
 	r, err := roster.Open(st.StateDir, roster.Options{Window: cfg.window.Window, Logger: logger.With("component", "roster")})
 	if err != nil {
 		q.Close()
-		return nil, nil, fmt.Errorf("roster: %w", err)
+		return stores{}, fmt.Errorf("roster: %w", err)
 	}
 	// Start-up reconciliation: orphan blob files go, records whose blobs
 	// are missing or damaged are reported (and parked), never dropped.
@@ -279,7 +302,7 @@ func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger)
 	if err != nil {
 		r.Close()
 		q.Close()
-		return nil, nil, fmt.Errorf("record queue: reconcile: %w", err)
+		return stores{}, fmt.Errorf("record queue: reconcile: %w", err)
 	}
 	logger.Info("record queue", "records", rep.Records, "verified", rep.Verified, "orphansRemoved", rep.OrphansRemoved, "tempsRemoved", rep.TempsRemoved)
 	for _, d := range rep.Damaged {
@@ -300,16 +323,16 @@ func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger)
 	default:
 		r.Close()
 		q.Close()
-		return nil, nil, fmt.Errorf("operators: %w", err)
+		return stores{}, fmt.Errorf("operators: %w", err)
 	}
-	return q, func() {
+	return stores{q: q, r: r, close: func() {
 		if err := r.Close(); err != nil {
 			logger.Warn("close roster", "err", err)
 		}
 		if err := q.Close(); err != nil {
 			logger.Warn("close record queue", "err", err)
 		}
-	}, nil
+	}}, nil
 }
 
 // defaultStateDir is systemd's StateDirectory when kioskd runs as the
@@ -327,7 +350,7 @@ func defaultStateDir(getenv func(string) string) string {
 	return "kioskd-state"
 }
 
-func (m *Main) demo(cfg runConfig) kiosk.FrameSource {
+func (m *Main) demoCamera(cfg runConfig) kiosk.FrameSource {
 	s := demo.NewScene()
 	s.FPS = float64(cfg.demoFPS)
 	return s

@@ -225,7 +225,8 @@ function renderQueue() {
       parked > 0,
     );
   }
-  setLine("q-sync", i18n.t("qLastSync", { time: hhmm(q.last_sync) || "—" }));
+  renderSync(q);
+  renderRecent(q.recent ?? []);
   const secs = Math.round(f.median_seconds ?? 0);
   const today = [i18n.t("qToday", { n: f.saved ?? 0 })];
   if (f.saved) {
@@ -235,6 +236,50 @@ function renderQueue() {
   setLine("q-today", today.join(" · "));
   const list = retakeList(f.retakes_by_check);
   setLine("q-retakes", i18n.t(list ? "qRetakesBy" : "qRetakes", { n: f.retakes ?? 0, list }));
+}
+
+// renderSync is the sync-with-central line: its state, the last success,
+// and what the operator or technician should know.
+function renderSync(q) {
+  const h = q.sync;
+  const last = hhmm(q.last_sync) || "—";
+  if (!h) {
+    setLine("q-sync", i18n.t("syncOff"));
+    return;
+  }
+  const key = { idle: "syncIdle", syncing: "syncSyncing", offline: "syncOffline", blocked: "syncBlocked" }[h.state] ?? "syncSyncing";
+  const parts = [i18n.t(key, { time: hhmm(h.next_retry) || "—" }), i18n.t("qLastSync", { time: last })];
+  setLine("q-sync", parts.join(" · "), h.state === "blocked" || h.state === "offline");
+  $("q-sync").title = h.last_error ?? "";
+}
+
+const STATE_KEYS = {
+  queued: "stQueued",
+  uploading: "stUploading",
+  accepted: "stAccepted",
+  approved: "stApproved",
+  rejected: "stRejected",
+  parked: "stParked",
+};
+
+// renderRecent lists the newest records with their sync states; a record
+// that needs the operator (parked, rejected) says why.
+function renderRecent(recent) {
+  const ol = $("q-recent");
+  const rows = recent.map((r) => {
+    const li = document.createElement("li");
+    li.dataset.state = r.state;
+    const reason = r.reason || r.last_error || "";
+    const label = i18n.t(STATE_KEYS[r.state] ?? "stQueued");
+    const cells = [hhmm(r.created_at), r.masked, label + (reason && r.state !== "accepted" && r.state !== "approved" ? "：" + reason : "")];
+    if (r.retake) cells.push(i18n.t("stRetake"));
+    li.textContent = cells.join("  ");
+    return li;
+  });
+  const sig = rows.map((li) => li.dataset.state + li.textContent).join("|");
+  if (ol.dataset.sig === sig) return;
+  ol.dataset.sig = sig;
+  ol.replaceChildren(...rows);
 }
 
 function applyQueue(d) {

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"kioskd/kiosk/queue"
+	"kioskd/sync/bundle"
+	"kioskd/sync/central"
+	"kioskd/sync/uplink"
+	"kioskd/sync/wire"
+)
+
+// export is `kioskd export -to DIR`: the records central has not accepted
+// yet, in an encrypted bundle for a USB stick. The records stay queued
+// (marked exported) and still upload when the network returns; central
+// keeps one copy either way.
+func (m *Main) export(ctx context.Context, args []string) error {
+	var to, stateDir string
+	var cf centralFlags
+	fs := newFlagSet("export", "kioskd export -to DIR [-state-dir DIR] [-central-token-file FILE]", m.Stderr)
+	fs.StringVar(&to, "to", "", "the folder to write the bundle into (a USB stick's folder); a new sub-folder kioskd-STATION-TIME is made")
+	fs.StringVar(&stateDir, "state-dir", "", "the station's state folder (as for kioskd run)")
+	fs.StringVar(&cf.tokenFile, "central-token-file", "", "this station's token file (the bundle is encrypted for central with it); STATE_DIR/central.token if empty")
+	if err := parseFlags(fs, args, envOnly(m.Getenv, "state-dir", "central-token-file")); err != nil {
+		return err
+	}
+	if to == "" {
+		return usageError{errors.New("export: say where with -to DIR")}
+	}
+	if stateDir == "" {
+		stateDir = defaultStateDir(m.Getenv)
+	}
+	tokFile := cf.config(stateDir).TokenFile
+	tok, err := uplink.ReadToken(tokFile)
+	if err != nil {
+		return fmt.Errorf("export: %w (the bundle is encrypted with this station's central token)", err)
+	}
+	q, err := queue.Open(stateDir, queue.Options{})
+	if errors.Is(err, queue.ErrLocked) {
+		return fmt.Errorf("export: %w: stop kioskd first (sudo systemctl stop kioskd), export, then start it again", err)
+	}
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer q.Close()
+	var recs []queue.Record
+	for _, s := range []queue.State{queue.StateQueued, queue.StateUploading} {
+		rs, err := q.Next(s, 0)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		recs = append(recs, rs...)
+	}
+	if len(recs) == 0 {
+		fmt.Fprintln(m.Stdout, "nothing to export: central has every record / 没有需要导出的记录")
+		return nil
+	}
+	key := sha256.Sum256([]byte(tok))
+	var (
+		w     *bundle.Writer
+		ids   []string
+		paths []string
+	)
+	// closeBundle finishes the bundle in progress; a full one makes room
+	// for the next (an export of more than a bundle's limit is several).
+	closeBundle := func() error {
+		if w == nil {
+			return nil
+		}
+		path, err := w.Close()
+		w = nil
+		if err != nil {
+			return err
+		}
+		paths = append(paths, path)
+		return nil
+	}
+	abort := func(err error) error {
+		if w != nil {
+			w.Abort()
+		}
+		return fmt.Errorf("export: %w", err)
+	}
+	for i, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return abort(err)
+		}
+		if r.Purged() || r.Damage != "" {
+			fmt.Fprintf(m.Stderr, "skip %s: its files are damaged or purged\n", r.ID)
+			continue
+		}
+		man, photo, original, err := uplink.Manifest(q, r)
+		if err != nil {
+			return abort(fmt.Errorf("record %s: %w", r.ID, err))
+		}
+		rec := bundle.Record{Manifest: man, Photo: photo, Original: original}
+		for {
+			if w == nil {
+				if w, err = bundle.NewWriter(to, r.StationID, key); err != nil {
+					return abort(err)
+				}
+			}
+			err = w.Add(rec)
+			if !errors.Is(err, bundle.ErrFull) {
+				break
+			}
+			if err := closeBundle(); err != nil {
+				return abort(err)
+			}
+		}
+		if err != nil {
+			return abort(err)
+		}
+		ids = append(ids, r.ID)
+		fmt.Fprintf(m.Stderr, "\r%d/%d", i+1, len(recs))
+	}
+	fmt.Fprintln(m.Stderr)
+	if err := closeBundle(); err != nil {
+		return abort(err)
+	}
+	path := strings.Join(paths, ", ")
+	if err := q.MarkExported(ids, time.Now()); err != nil {
+		return fmt.Errorf("export: the bundle is whole at %s, but marking the records failed: %w", path, err)
+	}
+	fmt.Fprintf(m.Stdout, "%d records exported to %s / 已导出 %d 条记录\n", len(ids), path, len(ids))
+	return nil
+}
+
+// centralImport is `kioskd central import BUNDLE...`: each record stored
+// exactly as an upload would store it. Central must not be running (it
+// holds its database).
+func (m *Main) centralImport(args []string) error {
+	var cfg centralConfig
+	fset := newFlagSet("central import", "kioskd central import [-data DIR] BUNDLE-DIR...", m.Stderr)
+	cfg.register(fset, m.Getenv)
+	if err := parseFlags(fset, args, envOnly(centralEnv(m.Getenv), "data")); err != nil {
+		return err
+	}
+	if fset.NArg() == 0 {
+		return usageError{errors.New("central import: name the bundle folders (kioskd-STATION-TIME) to import")}
+	}
+	srv, err := central.Open(cfg.data, central.Options{Logger: m.newLogger(0).With("component", "central")})
+	if errors.Is(err, central.ErrLocked) {
+		return fmt.Errorf("central import: %w: stop kioskd central first, import, then start it again", err)
+	}
+	if err != nil {
+		return fmt.Errorf("central import: %w", err)
+	}
+	defer srv.Close()
+	var failed int
+	for _, dir := range fset.Args() {
+		added, repeated, err := importBundle(srv, dir)
+		if err != nil {
+			failed++
+			fmt.Fprintf(m.Stderr, "%s: %v\n", dir, err)
+			continue
+		}
+		fmt.Fprintf(m.Stdout, "%s: %d new, %d already held / 新增 %d 条，已有 %d 条\n", dir, added, repeated, added, repeated)
+	}
+	if failed > 0 {
+		return fmt.Errorf("central import: %d of %d bundles failed", failed, fset.NArg())
+	}
+	return nil
+}
+
+// importBundle stores one bundle's records at central.
+func importBundle(srv *central.Server, dir string) (added, repeated int, err error) {
+	b, err := bundle.Open(dir, srv.TokenHash)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = b.Each(func(r bundle.Record) error {
+		for _, blob := range [][]byte{r.Photo, r.Original} {
+			if _, err := srv.PutBlob(wire.SHA256(blob), bytes.NewReader(blob)); err != nil {
+				return err // Each names the record
+			}
+		}
+		_, created, err := srv.CommitRecord(b.StationID(), r.Manifest)
+		if err != nil {
+			return err
+		}
+		if created {
+			added++
+		} else {
+			repeated++
+		}
+		return nil
+	})
+	return added, repeated, err
+}
