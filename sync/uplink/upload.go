@@ -23,6 +23,18 @@ func (e *parkError) Error() string { return e.reason }
 
 func park(format string, args ...any) error { return &parkError{reason: fmt.Sprintf(format, args...)} }
 
+// errPaused ends an upload between two requests once another upload of
+// the same drain has failed: the worker is about to wait.
+var errPaused = errors.New("paused: another upload failed and the worker waits before the next request")
+
+// step is checked before every request of an upload.
+func (w *Worker) step() error {
+	if w.paused.Load() {
+		return errPaused
+	}
+	return nil
+}
+
 // result is how one record's upload ended.
 type result struct {
 	id    string
@@ -36,6 +48,7 @@ type result struct {
 // It waits for every upload it started and returns how many records it
 // settled (accepted or parked).
 func (w *Worker) drain(ctx context.Context) (moved int) {
+	w.paused.Store(false)
 	results := make(chan result)
 	inflight := 0
 	var wg sync.WaitGroup
@@ -96,6 +109,7 @@ func (w *Worker) drain(ctx context.Context) (moved int) {
 			moved++
 			w.count(func(h *Health) { h.Failures++ })
 		default:
+			w.paused.Store(true)
 			w.count(func(h *Health) { h.Failures++ })
 			stop = true
 			if fail == nil || res.class == classBlocked {
@@ -147,6 +161,10 @@ func (w *Worker) upload(ctx context.Context, r queue.Record) result {
 	res.err, res.class = err, classify(ctx, err)
 	switch res.class {
 	case classStopped:
+		if errors.Is(err, errPaused) {
+			w.requeue(r.ID, "等待中心恢复 / waiting for central")
+			break
+		}
 		w.requeue(r.ID, "上传因停止而中断 / upload interrupted by a stop")
 	case classPermanent, classGone:
 		res.class = classPermanent
@@ -194,6 +212,9 @@ func (w *Worker) send(ctx context.Context, r queue.Record, sent *uint64) error {
 			return err
 		}
 	}
+	if err := w.step(); err != nil {
+		return err
+	}
 	rc, err := w.c.putManifest(ctx, r.ID, canonical)
 	var se *StatusError
 	if errors.As(err, &se) && se.Status == http.StatusPreconditionFailed {
@@ -207,6 +228,9 @@ func (w *Worker) send(ctx context.Context, r queue.Record, sent *uint64) error {
 			if err := w.sendBlob(ctx, blobs[i].ref, blobs[i].data, false, sent); err != nil {
 				return err
 			}
+		}
+		if err := w.step(); err != nil {
+			return err
 		}
 		rc, err = w.c.putManifest(ctx, r.ID, canonical)
 		if errors.As(err, &se) && se.Status == http.StatusPreconditionFailed {
@@ -232,6 +256,9 @@ func (w *Worker) send(ctx context.Context, r queue.Record, sent *uint64) error {
 // damaged on the way), else the record is parked; the same bytes are never
 // sent twice.
 func (w *Worker) sendBlob(ctx context.Context, ref queue.BlobRef, data []byte, head bool, sent *uint64) error {
+	if err := w.step(); err != nil {
+		return err
+	}
 	if head {
 		has, err := w.c.hasBlob(ctx, ref.SHA256)
 		if err != nil {
@@ -239,6 +266,9 @@ func (w *Worker) sendBlob(ctx context.Context, ref queue.BlobRef, data []byte, h
 		}
 		if has {
 			return nil
+		}
+		if err := w.step(); err != nil {
+			return err
 		}
 	}
 	err := w.c.putBlob(ctx, ref.SHA256, data)

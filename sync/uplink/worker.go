@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kioskd/kiosk/queue"
@@ -76,6 +77,11 @@ type Worker struct {
 	station string
 	wake    chan struct{}
 	jitter  func(max time.Duration) time.Duration // nil: uniform (tests make it deterministic)
+
+	// paused is set by drain on the first transient or blocked failure:
+	// the other uploads in flight make no further request, so nothing
+	// reaches central before the backoff or Retry-After has passed.
+	paused atomic.Bool
 
 	mu     sync.Mutex // guards health
 	health Health
@@ -199,7 +205,7 @@ const (
 )
 
 func classify(ctx context.Context, err error) class {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errPaused) {
 		return classStopped
 	}
 	var pe *parkError

@@ -80,6 +80,9 @@ type Arrival struct {
 	Method string
 	Path   string
 	Fault  Fault
+	// Answered is when the proxy wrote its own answer (500, 503, 429),
+	// after reading the request's body; zero for the other faults.
+	Answered time.Time
 }
 
 // Proxy is a running fault-injecting proxy. Its methods are safe for
@@ -232,11 +235,11 @@ func (p *Proxy) Close() error {
 }
 
 // pick draws the fault of one request and records its arrival.
-func (p *Proxy) pick(r *http.Request) (Fault, Faults, bool) {
+func (p *Proxy) pick(r *http.Request) (Fault, Faults, int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return None, Faults{}, false
+		return None, Faults{}, 0, false
 	}
 	p.handlers.Add(1) // under mu, so never after Close's Wait has begun
 	x := p.rnd.Float64()
@@ -256,11 +259,18 @@ func (p *Proxy) pick(r *http.Request) (Fault, Faults, bool) {
 		p.stats[StatForwarded]++
 	}
 	p.arrivals = append(p.arrivals, Arrival{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Fault: kind})
-	return kind, p.faults, true
+	return kind, p.faults, len(p.arrivals) - 1, true
+}
+
+// answered notes when the proxy's own answer to arrival i was written.
+func (p *Proxy) answered(i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.arrivals[i].Answered = time.Now()
 }
 
 func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	kind, f, ok := p.pick(r)
+	kind, f, idx, ok := p.pick(r)
 	if !ok {
 		abort(w)
 		return
@@ -284,10 +294,13 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		abort(w)
 	case Status500:
 		p.answer(w, r, http.StatusInternalServerError, wire.CodeInternal, 0)
+		p.answered(idx)
 	case Status503:
 		p.answer(w, r, http.StatusServiceUnavailable, wire.CodeUnavailable, f.RetryAfter)
+		p.answered(idx)
 	case Status429:
 		p.answer(w, r, http.StatusTooManyRequests, wire.CodeRateLimited, f.RetryAfter)
+		p.answered(idx)
 	case Timeout:
 		io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain)) // lets the server notice the client leave
 		hold := f.MaxHold
