@@ -29,6 +29,7 @@ import (
 	"kioskd/camera/replay"
 	"kioskd/kiosk"
 	"kioskd/kiosk/queue"
+	"kioskd/sync/uplink"
 )
 
 // Limits of the doctor's checks.
@@ -149,8 +150,7 @@ func (d *doctor) run(ctx context.Context, args []string) error {
 		diskCheck(stateDir, uint64(cfg.minFree)),
 		listener,
 		d.cameraCheck(ctx, cfg, running, logger),
-		{ID: "central", Status: statusSkip,
-			Summary: text{"未配置中心同步（尚未实现）", "central sync not configured (not implemented yet)"}},
+		d.centralCheck(ctx, cfg, stateDir),
 	}
 	rep := doctorReport{OK: true, Checks: rows}
 	var failed []string
@@ -872,4 +872,85 @@ func (b *byteSize) Set(v string) error {
 	}
 	*b = byteSize(n * float64(mult))
 	return nil
+}
+
+// centralTimeout bounds the doctor's call to central.
+const centralTimeout = 5 * time.Second
+
+// maxClockOffset is how far the station's clock may be from central's
+// before the doctor warns: records carry the station's time.
+const maxClockOffset = 2 * time.Minute
+
+// centralCheck asks central who the station's token belongs to and what
+// time it is: reachability, the token, the station's name, the clocks.
+func (d *doctor) centralCheck(ctx context.Context, cfg runConfig, stateDir string) finding {
+	f := finding{ID: "central"}
+	if cfg.central.url == "" {
+		f.Status = statusSkip
+		f.Summary = text{"未配置中心（-central）：记录只保存在本机", "no central configured (-central): records stay on this station"}
+		return f
+	}
+	station := cfg.stationID
+	if station == "" {
+		station, _ = os.Hostname()
+	}
+	client, err := uplink.NewClient(cfg.central.config(stateDir))
+	if err != nil {
+		f.Status = statusFail
+		f.Summary = text{"中心同步设置无效", "the central settings are invalid"}
+		f.Detail = err.Error()
+		f.Fix = &text{
+			"检查 KIOSK_CENTRAL 和令牌文件（在中心运行 kioskd central add-station " + station + " 取得令牌，写入令牌文件，权限 0600）",
+			"check KIOSK_CENTRAL and the token file (run 'kioskd central add-station " + station + "' on central for a token; write it to the token file, mode 0600)",
+		}
+		return f
+	}
+	defer client.CloseIdleConnections()
+	cctx, cancel := context.WithTimeout(ctx, centralTimeout)
+	defer cancel()
+	hello, err := client.Hello(cctx)
+	var se *uplink.StatusError
+	switch {
+	case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden):
+		f.Status = statusFail
+		f.Summary = text{"中心拒绝本站令牌", "central refuses this station's token"}
+		f.Detail = err.Error()
+		f.Fix = &text{
+			"在中心运行 kioskd central add-station " + station + " 取得新令牌，写入本站令牌文件（权限 0600），然后 sudo systemctl restart kioskd",
+			"run 'kioskd central add-station " + station + "' on central for a new token, write it to this station's token file (mode 0600), then sudo systemctl restart kioskd",
+		}
+		return f
+	case err != nil:
+		f.Status = statusFail
+		f.Summary = text{"无法连接中心", "central is unreachable"}
+		f.Detail = fmt.Sprintf("%s: %v", cfg.central.url, err)
+		f.Fix = &text{
+			"检查网络与地址 KIOSK_CENTRAL；证书错误时检查 KIOSK_CENTRAL_CA。断网期间记录安全保存在本机，恢复后自动上传",
+			"check the network and the address KIOSK_CENTRAL; for a certificate error, KIOSK_CENTRAL_CA. Records stay safe on the station meanwhile and upload once central is back",
+		}
+		return f
+	case hello.StationID != station:
+		f.Status = statusFail
+		f.Summary = text{"令牌属于另一个工作站 " + hello.StationID, "the token belongs to another station, " + hello.StationID}
+		f.Detail = fmt.Sprintf("this station is %q; central knows the token as %q", station, hello.StationID)
+		f.Fix = &text{
+			"把 KIOSK_STATION_ID 设为 " + hello.StationID + "，或换用本站自己的令牌",
+			"set KIOSK_STATION_ID=" + hello.StationID + ", or use this station's own token",
+		}
+		return f
+	}
+	offset := d.now().Sub(hello.ServerTime)
+	f.Detail = fmt.Sprintf("%s: station %s, epoch %s, clock offset %v", cfg.central.url, hello.StationID, hello.ServerEpoch, offset.Round(10*time.Millisecond))
+	if offset > maxClockOffset || offset < -maxClockOffset {
+		f.Status = statusWarn
+		f.Summary = text{"本机时钟与中心相差过大", "the station's clock is far from central's"}
+		f.Fix = &text{
+			"开启网络校时：sudo timedatectl set-ntp true",
+			"turn on network time: sudo timedatectl set-ntp true",
+		}
+		return f
+	}
+	f.Status = statusPass
+	f.Summary = text{"中心可达，令牌有效", "central is reachable and accepts the token"}
+	return f
 }
