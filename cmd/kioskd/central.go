@@ -57,7 +57,7 @@ func (m *Main) centralCommand(ctx context.Context, args []string) error {
 	if cfg.tlsCert == "" && !loopbackAddr(cfg.listen) {
 		return usageError{fmt.Errorf("-listen %s is not a loopback address: central serves stations over HTTPS only; give -tls-cert and -tls-key", cfg.listen)}
 	}
-	logger := m.newLogger(cfg.logLevel).With("component", "central")
+	logger := m.newLogger(cfg.logLevel)
 	srv, err := central.Open(cfg.data, central.Options{Logger: logger})
 	if err != nil {
 		return centralOpenError(err)
@@ -79,6 +79,7 @@ func (m *Main) centralCommand(ctx context.Context, args []string) error {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	base := scheme + "://" + ln.Addr().String()
+	logger = logger.With("component", "central")
 	logger.Info("central ready", "url", base, "admin", base+"/admin/", "data", cfg.data,
 		"adminTokenFile", filepath.Join(cfg.data, "admin.token"), "epoch", srv.Epoch(), "version", version())
 	if m.Ready != nil {

@@ -56,7 +56,7 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 
-	srv, err := central.Open(centralDir, central.Options{Logger: logger.With("component", "central")})
+	srv, err := central.Open(centralDir, central.Options{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("demo: central: %w", err)
 	}

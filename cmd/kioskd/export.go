@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"fmt"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func (m *Main) centralImport(args []string) error {
 	if fset.NArg() == 0 {
 		return usageError{errors.New("central import: name the bundle folders (kioskd-STATION-TIME) to import")}
 	}
-	srv, err := central.Open(cfg.data, central.Options{Logger: m.newLogger(0).With("component", "central")})
+	srv, err := central.Open(cfg.data, central.Options{Logger: m.newLogger(slog.LevelInfo)})
 	if errors.Is(err, central.ErrLocked) {
 		return fmt.Errorf("central import: %w: stop kioskd central first, import, then start it again", err)
 	}

@@ -287,11 +287,11 @@ func (m *Main) openStores(cfg runConfig, st *kiosk.Station, logger *slog.Logger)
 	if st.StationID == "" {
 		st.StationID, _ = os.Hostname()
 	}
-	q, err := queue.Open(st.StateDir, queue.Options{MinFree: int64(cfg.minFree), Logger: logger.With("component", "queue")})
+	q, err := queue.Open(st.StateDir, queue.Options{MinFree: int64(cfg.minFree), Logger: logger})
 	if err != nil {
 		return stores{}, fmt.Errorf("record queue: %w (is another kioskd running with the same -state-dir?)", err)
 	}
-	r, err := roster.Open(st.StateDir, roster.Options{Window: cfg.window.Window, Logger: logger.With("component", "roster")})
+	r, err := roster.Open(st.StateDir, roster.Options{Window: cfg.window.Window, Logger: logger})
 	if err != nil {
 		q.Close()
 		return stores{}, fmt.Errorf("roster: %w", err)
