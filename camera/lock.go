@@ -10,14 +10,17 @@ import (
 
 var _ kiosk.CameraLocker = (*Device)(nil)
 
-// LockCamera fixes the camera's exposure, white balance and focus at
-// their current values, for a calibrated booth: it reads the current manual
+// LockCamera fixes the camera's exposure and white balance at their
+// current values, for a calibrated booth: it reads the current manual
 // values, turns the automatic modes off (manual exposure, no automatic white
-// balance, no autofocus, no frame-rate lowering in dim light) and writes the
-// values back, because some cameras jump when their automatic mode ends.
-// The settings are remembered and applied again whenever the camera is
-// reopened. Controls the camera does not have are skipped. It returns the
-// values set, by control name.
+// balance, no frame-rate lowering in dim light) and writes the values back,
+// because some cameras jump when their automatic mode ends. Focus is left
+// alone: calibration sees the empty booth, and a focus locked on the wall
+// would blur the student sitting a metre in front of it. The settings are
+// remembered and applied again whenever the camera is reopened (and, after a
+// restart, from the calibration file: Device.ControlValues). Controls the
+// camera does not have are skipped. It returns the values set, by control
+// name.
 func (d *Device) LockCamera(ctx context.Context) (map[string]int32, error) {
 	controls, err := d.Controls(ctx)
 	if err != nil {
@@ -35,11 +38,9 @@ func (d *Device) LockCamera(ctx context.Context) (map[string]int32, error) {
 		{ControlExposureAuto, func(Control) int32 { return 1 }}, // manual
 		{ControlExposureDynamicFPS, func(Control) int32 { return 0 }},
 		{ControlWhiteBalanceAuto, func(Control) int32 { return 0 }},
-		{ControlFocusAuto, func(Control) int32 { return 0 }},
 		{ControlExposureAbsolute, func(c Control) int32 { return c.Value }},
 		{ControlGain, func(c Control) int32 { return c.Value }},
 		{ControlWhiteBalanceTemp, func(c Control) int32 { return c.Value }},
-		{ControlFocusAbsolute, func(c Control) int32 { return c.Value }},
 	}
 	out := make(map[string]int32)
 	var errs []error

@@ -28,8 +28,8 @@ const (
 // ErrBoothNotEmpty: calibration needs a frame of the empty booth.
 var ErrBoothNotEmpty = errors.New("the booth is not empty")
 
-// CameraLocker fixes a camera's automatic exposure, white balance and
-// focus at their current values (camera.Device does, through V4L2).
+// CameraLocker fixes a camera's automatic exposure and white balance at
+// their current values (camera.Device does, through V4L2).
 type CameraLocker interface {
 	LockCamera(ctx context.Context) (map[string]int32, error)
 }
@@ -180,6 +180,24 @@ func saveCalibration(dir string, cal *Calibration, plate []byte) error {
 		return fmt.Errorf("save calibration: %w", err)
 	}
 	return nil
+}
+
+// LockedControls returns the camera controls the booth's calibration in
+// dir locked (nil when the booth is not calibrated), so that the program
+// can set them again when it opens the camera after a restart.
+func LockedControls(dir string) (map[string]int32, error) {
+	b, err := os.ReadFile(filepath.Join(dir, calibrationFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cal Calibration
+	if err := json.Unmarshal(b, &cal); err != nil {
+		return nil, fmt.Errorf("%s: %w", calibrationFile, err)
+	}
+	return cal.Locked, nil
 }
 
 // loadCalibration reads the calibration saved in dir, if any. A missing

@@ -277,6 +277,13 @@ func TestCalibrate(t *testing.T) {
 	if c := st2.Status().Calibration; !c.Calibrated || !c.Time.Equal(cs.Time) {
 		t.Errorf("reloaded calibration = %+v; want the saved one from %v", c, cs.Time)
 	}
+	// ... and the program can set the locked camera settings again.
+	if locked, err := kiosk.LockedControls(dir); err != nil || locked["auto_exposure"] != 1 {
+		t.Errorf("LockedControls = %v, %v; want the calibration's auto_exposure=1", locked, err)
+	}
+	if locked, err := kiosk.LockedControls(t.TempDir()); err != nil || locked != nil {
+		t.Errorf("LockedControls of an uncalibrated booth = %v, %v; want nil, nil", locked, err)
+	}
 }
 
 func TestCalibrationFilesDamaged(t *testing.T) {

@@ -38,7 +38,7 @@ func (m *Main) centralCommand(ctx context.Context, args []string) error {
 		}
 	}
 	var cfg centralConfig
-	fs := newFlagSet("central", "kioskd central [-data DIR] [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-client-ca FILE]", m.Stderr)
+	fs := newFlagSet("central", "kioskd central [-data DIR] [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-client-ca FILE]", m.Stderr, centralTwins)
 	cfg.register(fs, m.Getenv)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8443", "address to serve on; anything but a loopback address needs -tls-cert and -tls-key")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "the server's certificate chain (PEM)")
@@ -160,7 +160,7 @@ func loopbackAddr(addr string) bool {
 // token, printed once.
 func (m *Main) addStation(args []string) error {
 	var cfg centralConfig
-	fs := newFlagSet("central add-station", "kioskd central add-station [-data DIR] STATION-ID", m.Stderr)
+	fs := newFlagSet("central add-station", "kioskd central add-station [-data DIR] STATION-ID", m.Stderr, centralTwins)
 	cfg.register(fs, m.Getenv)
 	if err := parseFlags(fs, args, envOnly(centralEnv(m.Getenv), "data")); err != nil {
 		return err

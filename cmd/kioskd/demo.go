@@ -34,7 +34,7 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	cfg.camera = "demo"
 	cfg.syncInterval = 3 * time.Second
 	var centralListen string
-	fset := newFlagSet("demo", "kioskd demo [FLAGS of kioskd run] [-central-listen ADDR]", m.Stderr)
+	fset := newFlagSet("demo", "kioskd demo [FLAGS of kioskd run] [-central-listen ADDR]", m.Stderr, onlyTwins("listen", "camera", "log-level"))
 	cfg.register(fset)
 	fset.StringVar(&centralListen, "central-listen", "127.0.0.1:8091", "loopback address of the demo's central server (its admin page is /admin/)")
 	if err := parseFlags(fset, args, envOnly(m.Getenv, "listen", "camera", "log-level")); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -22,20 +23,28 @@ import (
 // (marked exported) and still upload when the network returns; central
 // keeps one copy either way.
 func (m *Main) export(ctx context.Context, args []string) error {
-	var to, stateDir string
+	var to, stateDir, stationID string
 	var cf centralFlags
-	fs := newFlagSet("export", "kioskd export -to DIR [-state-dir DIR] [-central-token-file FILE]", m.Stderr)
+	fs := newFlagSet("export", "kioskd export -to DIR [-state-dir DIR] [-station-id ID] [-central-token-file FILE]", m.Stderr,
+		onlyTwins("state-dir", "station-id", "central-token-file"))
 	fs.StringVar(&to, "to", "", "the folder to write the bundle into (a USB stick's folder); a new sub-folder kioskd-STATION-TIME is made")
 	fs.StringVar(&stateDir, "state-dir", "", "the station's state folder (as for kioskd run)")
+	fs.StringVar(&stationID, "station-id", "", "this station's name (as for kioskd run; the host name if empty): its records are exported, records saved under another name are left")
 	fs.StringVar(&cf.tokenFile, "central-token-file", "", "this station's token file (the bundle is encrypted for central with it); STATE_DIR/central.token if empty")
-	if err := parseFlags(fs, args, envOnly(m.Getenv, "state-dir", "central-token-file")); err != nil {
+	if err := parseFlags(fs, args, envOnly(m.Getenv, "state-dir", "station-id", "central-token-file")); err != nil {
 		return err
 	}
 	if to == "" {
 		return usageError{errors.New("export: say where with -to DIR")}
 	}
+	if fi, err := os.Stat(to); err != nil || !fi.IsDir() {
+		return fmt.Errorf("export: -to %s is not a folder (is the USB stick mounted?)", to)
+	}
 	if stateDir == "" {
 		stateDir = defaultStateDir(m.Getenv)
+	}
+	if stationID == "" {
+		stationID, _ = os.Hostname()
 	}
 	tokFile := cf.config(stateDir).TokenFile
 	tok, err := uplink.ReadToken(tokFile)
@@ -86,14 +95,19 @@ func (m *Main) export(ctx context.Context, args []string) error {
 		if w != nil {
 			w.Abort()
 		}
+		fmt.Fprintln(m.Stderr) // end the progress line
 		return fmt.Errorf("export: %w", err)
 	}
 	for i, r := range recs {
 		if err := ctx.Err(); err != nil {
 			return abort(err)
 		}
-		if r.Purged() || r.Damage != "" {
-			fmt.Fprintf(m.Stderr, "skip %s: its files are damaged or purged\n", r.ID)
+		switch {
+		case r.StationID != stationID:
+			fmt.Fprintf(m.Stderr, "\nskip %s: saved as station %q, not %s (-station-id)\n", r.ID, r.StationID, stationID)
+			continue
+		case r.Purged() || r.Damage != "":
+			fmt.Fprintf(m.Stderr, "\nskip %s: its files are damaged or purged\n", r.ID)
 			continue
 		}
 		man, photo, original, err := uplink.Manifest(q, r)
@@ -103,7 +117,7 @@ func (m *Main) export(ctx context.Context, args []string) error {
 		rec := bundle.Record{Manifest: man, Photo: photo, Original: original}
 		for {
 			if w == nil {
-				if w, err = bundle.NewWriter(to, r.StationID, key); err != nil {
+				if w, err = bundle.NewWriter(to, stationID, key); err != nil {
 					return abort(err)
 				}
 			}
@@ -138,7 +152,7 @@ func (m *Main) export(ctx context.Context, args []string) error {
 // holds its database).
 func (m *Main) centralImport(args []string) error {
 	var cfg centralConfig
-	fset := newFlagSet("central import", "kioskd central import [-data DIR] BUNDLE-DIR...", m.Stderr)
+	fset := newFlagSet("central import", "kioskd central import [-data DIR] BUNDLE-DIR...", m.Stderr, centralTwins)
 	cfg.register(fset, m.Getenv)
 	if err := parseFlags(fset, args, envOnly(centralEnv(m.Getenv), "data")); err != nil {
 		return err

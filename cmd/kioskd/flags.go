@@ -17,9 +17,34 @@ func envName(flagName string) string {
 	return "KIOSK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// twinsFunc names a flag's environment twin for a command's usage text;
+// "" for a flag without one. It must agree with the getenv the command
+// gives parseFlags (envOnly, centralEnv).
+type twinsFunc func(flag string) string
+
+// onlyTwins: only these flags have their KIOSK_* twins (envOnly).
+func onlyTwins(flags ...string) twinsFunc {
+	return func(name string) string {
+		for _, f := range flags {
+			if f == name {
+				return envName(name)
+			}
+		}
+		return ""
+	}
+}
+
+// centralTwins are `kioskd central`'s twins, KIOSK_CENTRAL_* (centralEnv).
+func centralTwins(name string) string { return "KIOSK_CENTRAL_" + strings.TrimPrefix(envName(name), "KIOSK_") }
+
 // newFlagSet returns a FlagSet that reports errors instead of exiting and
-// prints its usage, with every flag's environment twin, to w.
-func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
+// prints its usage, with every flag's environment twin, to w. twins names
+// the twins when they are not every flag's KIOSK_* name.
+func newFlagSet(name, summary string, w io.Writer, twins ...twinsFunc) *flag.FlagSet {
+	twin := twinsFunc(envName)
+	if len(twins) > 0 {
+		twin = twins[0]
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	fs.Usage = func() {
@@ -30,7 +55,10 @@ func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
 			if f.DefValue != "" {
 				fmt.Fprintf(w, " (default %q)", f.DefValue)
 			}
-			fmt.Fprintf(w, "\n\tenvironment: %s\n", envName(f.Name))
+			if env := twin(f.Name); env != "" {
+				fmt.Fprintf(w, "\n\tenvironment: %s", env)
+			}
+			fmt.Fprintln(w)
 		})
 	}
 	return fs

@@ -19,7 +19,7 @@ import (
 //
 //	read -rs PIN; echo "$PIN" | kioskd operator op01 王老师 >> /var/lib/kioskd/operators
 func (m *Main) operator(ctx context.Context, args []string) error {
-	fs := newFlagSet("operator", "kioskd operator ID NAME  (the PIN, 6 to 12 digits, on standard input)", m.Stderr)
+	fs := newFlagSet("operator", "kioskd operator ID NAME  (the PIN, 6 to 12 digits, on standard input)", m.Stderr, onlyTwins())
 	if err := parseFlags(fs, args, envOnly(m.Getenv)); err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (m *Main) rosterCommand(ctx context.Context, args []string) error {
 	}
 	var stateDir string
 	var replace bool
-	fs := newFlagSet("roster import", "kioskd roster import [-replace] [-state-dir DIR] FILE", m.Stderr)
+	fs := newFlagSet("roster import", "kioskd roster import [-replace] [-state-dir DIR] FILE", m.Stderr, onlyTwins("state-dir"))
 	fs.StringVar(&stateDir, "state-dir", "", "the station's state folder (as for kioskd run)")
 	fs.BoolVar(&replace, "replace", false, "the file is the whole roster: students missing from it are marked removed (never deleted)")
 	if err := parseFlags(fs, args[1:], envOnly(m.Getenv, "state-dir")); err != nil {

@@ -261,6 +261,23 @@ func (m *Main) openSource(cfg runConfig, logger *slog.Logger) (kiosk.FrameSource
 		}
 	}
 	dev := camera.NewDevice(path, logger)
+	// A calibrated booth's camera settings hold across restarts: the
+	// device applies them whenever it opens the camera.
+	stateDir := cfg.stateDir
+	if stateDir == "" {
+		stateDir = defaultStateDir(m.Getenv)
+	}
+	switch locked, err := kiosk.LockedControls(stateDir); {
+	case err != nil:
+		logger.Warn("cannot read the calibration's camera settings: the camera runs on automatic exposure until the booth is calibrated again", "err", err)
+	case len(locked) > 0:
+		// Calibrations made before focus was left automatic hold it
+		// locked on the empty wall: never restore that.
+		delete(locked, "focus_automatic_continuous")
+		delete(locked, "focus_absolute")
+		dev.ControlValues = locked
+		logger.Info("camera settings from the calibration", "controls", len(locked))
+	}
 	dev.MaxWidth, dev.MaxHeight = cfg.cameraSize.W, cfg.cameraSize.H
 	dev.MinFPS = int(cfg.cameraFPS)
 	dev.Rotation = int(cfg.rotate)

@@ -33,7 +33,7 @@ var errNotStandardized = errors.New("some photos could not be standardized")
 func (m *Main) standardize(ctx context.Context, args []string) error {
 	var pf photoFlags
 	var out, plate string
-	fs := newFlagSet("standardize", "kioskd standardize [-spec ID] [-background replace|keep] [-plate FILE] -o OUT IN...", m.Stderr)
+	fs := newFlagSet("standardize", "kioskd standardize [-spec ID] [-background replace|keep] [-plate FILE] -o OUT IN...", m.Stderr, onlyTwins("spec", "background"))
 	pf.register(fs)
 	fs.Var(&pf.rotate, "rotate", "how far the inputs must turn clockwise to stand upright: 0, 90, 180 or 270 (a camera mounted on its side)")
 	fs.StringVar(&out, "o", "", "the output JPEG, or a folder (made if missing) for several inputs")
