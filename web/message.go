@@ -33,6 +33,9 @@ const (
 	clientPay      = "pay"      // {"method", "receipt"}
 	clientFrame    = "frame"    // start the framing
 	clientCancel   = "cancel"   // drop the student in progress
+
+	// The queue panel.
+	clientRetryRecord = "retry_record" // {"id": record ID}: queue a parked record again
 )
 
 // MaxCaptureID is the largest capture ID a client may name: the largest
@@ -47,7 +50,7 @@ const (
 	serverStatus = "status" // a snapshot, sent again after events were lost
 	serverPong   = "pong"   // the answer to a ping
 	serverAck    = "ack"    // a client command was accepted
-	serverResult = "result" // the outcome of a command: capture, accept, retake, calibrate, a session step
+	serverResult = "result" // the outcome of a command: capture, accept, retake, calibrate, a session step, retry_record
 	serverQueue  = "queue"  // the record queue's counts and today's figures, every QueuePeriod
 )
 
@@ -76,6 +79,7 @@ type clientMessage struct {
 	Version  string // consent
 	Method   string // pay
 	Receipt  string // pay (may be empty)
+	Record   string // retry_record: the record's ID, checked like a session field
 }
 
 // protocolError is why a client message was refused. Code is the WebSocket
@@ -235,6 +239,18 @@ func parseClientMessage(messageType int, data []byte) (clientMessage, error) {
 			msg.Receipt = *m.Receipt
 		}
 		return msg, nil
+	case clientRetryRecord:
+		var m struct {
+			Type string  `json:"type"`
+			ID   *string `json:"id"`
+		}
+		if err := decodeStrict(data, &m); err != nil {
+			return clientMessage{}, err
+		}
+		if m.ID == nil {
+			return clientMessage{}, errMissingField
+		}
+		return clientMessage{Type: clientRetryRecord, Record: *m.ID}, nil
 	default:
 		return clientMessage{}, errUnknownType
 	}

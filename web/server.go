@@ -69,6 +69,10 @@ type Station interface {
 	Pay(method, receipt string) (kiosk.SessionView, error)
 	Frame() (kiosk.SessionView, error)
 	Cancel() (kiosk.SessionView, error)
+
+	// RetryRecord queues a parked record again (the queue panel's Retry);
+	// only a signed-in operator may.
+	RetryRecord(id string) error
 }
 
 //go:embed static

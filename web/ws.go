@@ -277,6 +277,18 @@ func (c *client) read(ctx context.Context) error {
 			reply = c.srv.endReview(m.Type, m.Capture)
 		case clientSignIn, clientSignOut, clientIdentify, clientConsent, clientPay, clientFrame, clientCancel:
 			reply = c.srv.sessionStep(c, m)
+		case clientRetryRecord:
+			// The result, then (after a retry) the queue as it is now.
+			var snap *serverMessage
+			reply, snap = c.srv.retryRecord(m)
+			if snap != nil {
+				select {
+				case c.replies <- reply:
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				}
+				reply = *snap
+			}
 		case clientCapture, clientCalibrate:
 			// These take up to a second or more: they run beside the
 			// reader, which keeps answering pings and reading the close.
