@@ -78,6 +78,7 @@ func (w *Worker) syncReviews(ctx context.Context) error {
 			return fmt.Errorf("review feed: %w", err)
 		}
 		if res.Approved+res.Rejected > 0 {
+			w.reviewed = true // the next heartbeat tells central at once
 			w.log.Info("reviews applied", "approved", res.Approved, "rejected", res.Rejected, "unchanged", res.Unchanged)
 		}
 		if len(res.Skipped) > 0 {

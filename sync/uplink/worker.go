@@ -92,6 +92,7 @@ type Worker struct {
 	notBefore    time.Time // no request before it (backoff, Retry-After, blocked)
 	failingSince time.Time // start of the current failure streak; zero when healthy
 	failState    string    // StateOffline or StateBlocked during a streak
+	reviewed     bool      // the feeds applied review outcomes: beat now
 }
 
 // New makes a worker for the station's queue, its roster (nil when the
@@ -160,6 +161,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		if w.ready() && !time.Now().Before(nextFeed) {
 			w.feeds(ctx)
 			nextFeed = time.Now().Add(w.Interval)
+		}
+		if w.reviewed {
+			w.reviewed = false
+			nextBeat = time.Now() // central's page shows the new counts
 		}
 		if w.ready() {
 			if moved := w.drain(ctx); moved > 0 && w.ready() {
