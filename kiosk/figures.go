@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"kioskd/kiosk/photo"
@@ -21,14 +22,20 @@ type QueueStatus struct {
 	// Sync is the sync with central's health; nil when the station has
 	// no central configured.
 	Sync *SyncHealth `json:"sync,omitempty"`
-	// Recent are the newest records, newest first, as the operator's
-	// list shows them (the ID number masked).
+	// Recent are the records the operator's list shows, newest first:
+	// the RecentRecords newest, and every parked record (up to
+	// MaxParkedShown), which waits for the operator however old it is.
+	// The ID number is masked.
 	Recent []RecordView `json:"recent,omitempty"`
 	Error  string       `json:"error,omitempty"`
 }
 
-// RecentRecords is how many of the newest records the queue panel lists.
-const RecentRecords = 12
+// RecentRecords is how many of the newest records the queue panel lists;
+// MaxParkedShown bounds the parked records listed besides them.
+const (
+	RecentRecords  = 12
+	MaxParkedShown = 50
+)
 
 // RecordView is one record in the operator's list: where it stands with
 // central and why, never the student's full ID number or name.
@@ -69,6 +76,7 @@ type QueueReader interface {
 	Counts() (map[queue.State]int, error)
 	Oldest(s queue.State) (queue.Record, bool, error)
 	Newest(n int) ([]queue.Record, error)
+	Next(s queue.State, n int) ([]queue.Record, error)
 }
 
 // Figures are today's numbers at the booth.
@@ -190,6 +198,15 @@ func (s *Station) QueueStatus() (QueueStatus, bool) {
 		st.OldestQueued = r.CreatedAt
 	}
 	if rs, err := qr.Newest(RecentRecords); err == nil {
+		if parked, err := qr.Next(queue.StateParked, MaxParkedShown); err == nil {
+			for _, p := range parked {
+				if !slices.ContainsFunc(rs, func(r queue.Record) bool { return r.ID == p.ID }) {
+					rs = append(rs, p)
+				}
+			}
+			// IDs are UUIDv7: their order is the order of saving.
+			slices.SortFunc(rs, func(a, b queue.Record) int { return strings.Compare(b.ID, a.ID) })
+		}
 		for _, r := range rs {
 			st.Recent = append(st.Recent, RecordView{ID: r.ID, CreatedAt: r.CreatedAt, Masked: r.Masked,
 				State: r.State, Reason: r.Reason, LastError: r.LastError, Attempts: r.Attempts,
