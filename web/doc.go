@@ -12,7 +12,8 @@
 // the wall's drift.
 //
 // The console sends commands on the socket: capture, accept or retake the
-// photo under review, calibrate the empty booth. Capture and calibration take
+// photo under review, calibrate the empty booth, the operator's session
+// steps, and retry a record central refused (parked). Capture and calibration take
 // up to a second or more, so they run in a goroutine of the connection
 // (one at a time per connection) while its reader keeps reading; each
 // command is answered by a "result" message with a short error code and a

@@ -189,6 +189,10 @@ func FuzzParseClientMessage(f *testing.F) {
 			if !strings.Contains(string(data), m.Type) {
 				t.Fatalf("accepted %q as %s", data, m.Type)
 			}
+		case "retry_record":
+			if m != (web.ClientMessage{Type: m.Type, Record: m.Record}) {
+				t.Fatalf("retry_record with fields of other types: %+v", m)
+			}
 		default:
 			t.Fatalf("accepted unknown type %q", m.Type)
 		}

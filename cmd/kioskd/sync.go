@@ -72,8 +72,9 @@ func (a syncAdapter) SyncCounts() web.SyncCounts {
 		State: h.State, LastSuccess: h.LastSuccess, Since: a.since}
 }
 
-// notifyingRecords is the queue as the station's session uses it: a commit
-// wakes the uplink so the record leaves at once.
+// notifyingRecords is the queue as the station's session uses it: a commit,
+// or an operator's retry of a parked record, wakes the uplink so the
+// record leaves at once.
 type notifyingRecords struct {
 	*queue.Queue
 	w *uplink.Worker
@@ -85,6 +86,14 @@ func (n notifyingRecords) Commit(r queue.NewRecord, photo, original []byte) (que
 		n.w.Notify()
 	}
 	return rec, err
+}
+
+func (n notifyingRecords) Unpark(id string) error {
+	err := n.Queue.Unpark(id)
+	if err == nil {
+		n.w.Notify()
+	}
+	return err
 }
 
 // startSync makes the uplink worker when central is configured, and gives

@@ -55,9 +55,12 @@ const kiosk = {
   sessions: false, // the station runs sessions; without, no sign-in
   session: null, // the newest SessionView
   screen: null, // the session screen shown (signin|start|student|saved), null for framing
+  emptyBooth: false, // the start screen made way for the live view to calibrate the empty booth
   // The queue panel (see docs/ui-protocol.md, "The queue panel"):
   queue: null, // the newest QueueStatus; null on a station without a queue
   figures: null, // the newest Figures
+  retrying: "", // the record whose retry_record awaits its result
+  queueMessage: "", // the error text of this console's last failed retry, while shown
 };
 window.kiosk = kiosk;
 
@@ -68,9 +71,20 @@ const session = new SessionScreens((m) => socket.send(m));
 
 // applySession takes a session view and redraws what depends on it.
 function applySession(view) {
+  const wasEmptyBooth = session.emptyBooth;
   session.apply(view);
+  sessionShown();
+  // A student identified elsewhere (or a sign-out) ends the empty-booth
+  // calibration: its question goes with it.
+  if (wasEmptyBooth && !session.emptyBooth) closeConfirm();
+  renderQueue(); // Retry is for a signed-in operator
+}
+
+// sessionShown copies what the session screens show to window.kiosk.
+function sessionShown() {
   kiosk.session = session.view;
   kiosk.screen = session.shown;
+  kiosk.emptyBooth = session.emptyBooth;
 }
 
 // framingAllowed: the capture button works (always without sessions).
@@ -227,6 +241,7 @@ function renderQueue() {
   }
   renderSync(q);
   renderRecent(q.recent ?? []);
+  renderQueueMessage();
   const secs = Math.round(f.median_seconds ?? 0);
   const today = [i18n.t("qToday", { n: f.saved ?? 0 })];
   if (f.saved) {
@@ -262,24 +277,85 @@ const STATE_KEYS = {
   parked: "stParked",
 };
 
+// canRetry: Retry buttons show (a signed-in operator on a live socket).
+function canRetry() {
+  return kiosk.connected && session.enabled && !!session.view && session.view.state !== "signed_out";
+}
+
 // renderRecent lists the newest records with their sync states; a record
-// that needs the operator (parked, rejected) says why.
+// that needs the operator (parked, rejected) says why, and a parked one
+// has a Retry button. A waiting record's last upload error is its tooltip.
 function renderRecent(recent) {
   const ol = $("q-recent");
+  const retry = canRetry();
   const rows = recent.map((r) => {
     const li = document.createElement("li");
     li.dataset.state = r.state;
-    const reason = r.reason || r.last_error || "";
+    li.dataset.id = r.id;
+    const needs = r.state === "rejected" || r.state === "parked";
+    const reason = needs ? r.reason || r.last_error || "" : "";
     const label = i18n.t(STATE_KEYS[r.state] ?? "stQueued");
-    const cells = [hhmm(r.created_at), r.masked, label + (reason && r.state !== "accepted" && r.state !== "approved" ? "：" + reason : "")];
+    const cells = [hhmm(r.created_at), r.masked, label + (reason ? "：" + reason : "")];
     if (r.retake) cells.push(i18n.t("stRetake"));
-    li.textContent = cells.join("  ");
+    if (r.exported && r.state !== "accepted" && r.state !== "approved" && r.state !== "rejected") cells.push(i18n.t("stExported"));
+    const line = document.createElement("span");
+    line.className = "q-record";
+    line.textContent = cells.join("  ");
+    li.append(line);
+    if (!needs && r.last_error && (r.state === "queued" || r.state === "uploading")) li.title = r.last_error;
+    if (retry && r.state === "parked") {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "btn q-retry";
+      b.dataset.id = r.id;
+      b.textContent = i18n.t("qRetry");
+      b.title = i18n.t("qRetryTitle");
+      b.disabled = !!kiosk.retrying;
+      li.append(b);
+    }
     return li;
   });
-  const sig = rows.map((li) => li.dataset.state + li.textContent).join("|");
+  const sig = [retry, kiosk.retrying].join(",") + "|" + rows.map((li) => li.dataset.state + li.title + li.textContent).join("|");
   if (ol.dataset.sig === sig) return;
   ol.dataset.sig = sig;
   ol.replaceChildren(...rows);
+}
+
+// renderQueueMessage shows why this console's last retry failed.
+function renderQueueMessage() {
+  const el = $("q-msg");
+  el.hidden = !kiosk.queueMessage;
+  if (el.textContent !== kiosk.queueMessage) el.textContent = kiosk.queueMessage;
+}
+
+let queueMessageTimer = 0;
+
+// retryRecord asks the station to queue a parked record again; the
+// station's answer is a result, then a queue message with the new state.
+function retryRecord(id) {
+  if (!id || kiosk.retrying || !canRetry()) return;
+  kiosk.queueMessage = "";
+  if (socket.send({ type: "retry_record", id })) kiosk.retrying = id;
+  renderQueue();
+}
+
+$("q-recent").addEventListener("click", (e) => {
+  const b = e.target instanceof Element ? e.target.closest("button.q-retry") : null;
+  if (b) retryRecord(b.dataset.id);
+});
+
+// retryResult takes the answer to this console's retry_record.
+function retryResult(m) {
+  kiosk.retrying = "";
+  clearTimeout(queueMessageTimer);
+  kiosk.queueMessage = m.ok ? "" : errorText(m.error);
+  if (kiosk.queueMessage) {
+    queueMessageTimer = setTimeout(() => {
+      kiosk.queueMessage = "";
+      renderQueueMessage();
+    }, 8000);
+  }
+  renderQueue();
 }
 
 function applyQueue(d) {
@@ -516,6 +592,7 @@ function applyResult(m) {
       kiosk.calibrating = false;
       calMessage = m.ok ? { key: "calibrateDone" } : { error: m.error };
       if (m.ok && m.data) kiosk.calibration = m.data;
+      if (session.emptyBooth) queueMicrotask(() => $("cal-back").focus()); // Enter: back to the start screen
       break;
   }
   renderCapture();
@@ -656,30 +733,66 @@ function renderCalibration() {
   chip.hidden = !chipText;
   chip.dataset.warn = String(warn);
   if (chip.textContent !== chipText) chip.textContent = chipText;
+  // Beside the start screen's button, which covers the camera details.
+  const start = $("start-cal-state");
+  const startText = warn ? i18n.t("recalibrate") : state;
+  start.dataset.warn = String(warn);
+  if (start.textContent !== startText) start.textContent = startText;
 
   const go = $("calibrate");
   go.disabled = !kiosk.connected || kiosk.calibrating || kiosk.working;
   go.textContent = i18n.t(kiosk.calibrating ? "calibrating" : "calibrate");
+  // Back to the start screen, once the empty-booth calibration's question
+  // is answered.
+  $("cal-back").hidden = !session.emptyBooth || !$("cal-confirm").hidden;
   const msg = $("cal-msg");
   const m = calMessage ? (calMessage.error ? errorText(calMessage.error) : i18n.t(calMessage.key)) : "";
   msg.dataset.error = String(!!calMessage?.error);
   if (msg.textContent !== m) msg.textContent = m;
 }
 
-$("calibrate").addEventListener("click", () => {
+// openConfirm asks whether the booth is empty before calibrating.
+function openConfirm() {
   calMessage = null;
   $("cal-confirm").hidden = false;
   $("calibrate").hidden = true;
-  $("cal-go").focus();
   renderCalibration();
-});
+  $("cal-go").focus();
+  $("cal-confirm").scrollIntoView({ block: "nearest" });
+}
 
 function closeConfirm() {
   $("cal-confirm").hidden = true;
   $("calibrate").hidden = false;
+  renderCalibration();
 }
 
-$("cal-cancel").addEventListener("click", closeConfirm);
+$("calibrate").addEventListener("click", openConfirm);
+
+// From the start screen: the session screens make way for the live view
+// and the camera details, where the same question is asked; the operator
+// sees the booth while answering.
+$("start-calibrate").addEventListener("click", () => {
+  session.setEmptyBooth(true);
+  sessionShown();
+  if (!session.emptyBooth) return;
+  $("camera").open = true;
+  openConfirm();
+});
+
+// leaveEmptyBooth returns from the empty-booth calibration to the start
+// screen.
+function leaveEmptyBooth() {
+  closeConfirm();
+  session.setEmptyBooth(false);
+  sessionShown();
+}
+
+$("cal-back").addEventListener("click", leaveEmptyBooth);
+$("cal-cancel").addEventListener("click", () => {
+  if (session.emptyBooth) leaveEmptyBooth();
+  else closeConfirm();
+});
 $("cal-go").addEventListener("click", () => {
   closeConfirm();
   if (socket.send({ type: "calibrate" })) kiosk.calibrating = true;
@@ -759,7 +872,10 @@ const captureHandlers = {
     if (SESSION_COMMANDS.has(m.for)) {
       kiosk.lastResult = { for: m.for, ok: !!m.ok, code: m.error?.code ?? "" };
       session.result(m);
-      kiosk.screen = session.shown;
+      sessionShown();
+    } else if (m.for === "retry_record") {
+      kiosk.lastResult = { for: m.for, ok: !!m.ok, code: m.error?.code ?? "" };
+      retryResult(m);
     } else {
       applyResult(m);
     }
@@ -788,6 +904,7 @@ const socket = new StationSocket(url, {
     render();
     renderFraming();
     renderCapture();
+    renderQueue();
   },
   close: (delay) => {
     kiosk.connected = false;
@@ -797,9 +914,11 @@ const socket = new StationSocket(url, {
     setWorking(false);
     kiosk.calibrating = false;
     session.disconnected();
+    kiosk.retrying = "";
     render();
     renderFraming();
     renderCapture();
+    renderQueue();
   },
   message: (msg) => {
     kiosk.lastEvent = msg.type;

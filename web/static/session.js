@@ -3,7 +3,10 @@
 // fee steps, and the saved screen. The station's "session" events decide
 // which screen shows (see docs/ui-protocol.md, "The session"); this module
 // only sends the commands and shows their errors. Framing and review are
-// app.js's: while the session frames or reviews, these screens hide.
+// app.js's: while the session frames or reviews, these screens hide. So
+// do they while the operator calibrates the empty booth from the start
+// screen (emptyBooth): a view of this console only, which the station
+// does not know of.
 
 import * as i18n from "./i18n.js";
 
@@ -45,6 +48,7 @@ export class SessionScreens {
     this.pending = ""; // the command waiting for its result
     this.shown = null; // the screen shown, or null
     this.autoFrame = false; // frame right after this console's pay
+    this.emptyBooth = false; // the live view is shown for a calibration from the start screen
     this.bind();
   }
 
@@ -87,10 +91,26 @@ export class SessionScreens {
     this.render();
   }
 
+  // canCalibrate reports whether the start screen may make way for the
+  // empty-booth calibration: an operator is signed in and no student is
+  // in progress.
+  canCalibrate() {
+    return this.enabled && this.view?.state === "idle" && !this.view.student;
+  }
+
+  // setEmptyBooth shows the live view for a calibration from the start
+  // screen (on), or the start screen again (off). Any session change that
+  // leaves the start screen ends it.
+  setEmptyBooth(on) {
+    this.emptyBooth = on && this.canCalibrate();
+    this.render();
+  }
+
   // screen is the session screen to show, or null for the framing view
   // (also when the station runs no sessions).
   screen() {
     if (!this.enabled || !this.view) return null;
+    if (this.emptyBooth) return null;
     // A student who may not be photographed stays on the card, idle,
     // until the operator goes back.
     if (this.view.state === "idle" && this.view.student) return "student";
@@ -108,6 +128,7 @@ export class SessionScreens {
   // apply takes a session view (an event, or the status snapshot).
   apply(view) {
     this.view = view ?? null;
+    if (!this.canCalibrate()) this.emptyBooth = false;
     this.render();
   }
 
@@ -171,7 +192,7 @@ export class SessionScreens {
       const st = v.student;
       const reviewing = v.state === "reviewing" || (v.state === "framing" && this.reviewing);
       const step = reviewing ? i18n.t("stepReview") : v.state === "framing" ? i18n.t("stepFraming") : "";
-      $("sess-student").textContent = st && step ? `${st.name || st.masked} · ${step}` : "";
+      $("sess-student").textContent = this.emptyBooth ? i18n.t("stepCalibrate") : st && step ? `${st.name || st.masked} · ${step}` : "";
       $("sess-operator").textContent = v.operator ? i18n.t("operatorIs", { name: v.operator }) : "";
       $("sess-cancel").hidden = v.state === "idle" || v.state === "saved" || v.state === "signed_out";
     }
