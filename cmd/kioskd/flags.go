@@ -35,7 +35,9 @@ func onlyTwins(flags ...string) twinsFunc {
 }
 
 // centralTwins are `kioskd central`'s twins, KIOSK_CENTRAL_* (centralEnv).
-func centralTwins(name string) string { return "KIOSK_CENTRAL_" + strings.TrimPrefix(envName(name), "KIOSK_") }
+func centralTwins(name string) string {
+	return "KIOSK_CENTRAL_" + strings.TrimPrefix(envName(name), "KIOSK_")
+}
 
 // newFlagSet returns a FlagSet that reports errors instead of exiting and
 // prints its usage, with every flag's environment twin, to w. twins names
