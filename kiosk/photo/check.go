@@ -179,9 +179,9 @@ func evaluate(faces int, g *Geometry, m *Measures, spec Spec, mode Background, l
 	case math.Abs(lb) <= spec.MaxLightImbalance:
 		out = append(out, pass(CheckLighting, lb, spec.MaxLightImbalance))
 	case lb > 0: // image-left cheek darker: the student's right cheek
-		out = append(out, bad(CheckLighting, StatusFail, lb, spec.MaxLightImbalance, "", "右脸偏暗（阴阳脸）：请在学生右侧补光", "The right side of your face is darker: add light on your right"))
+		out = append(out, bad(CheckLighting, StatusFail, lb, spec.MaxLightImbalance, "", "右脸偏暗（阴阳脸）：请在学生右侧补光", "The right side of the face is darker: add light on the student's right"))
 	default:
-		out = append(out, bad(CheckLighting, StatusFail, lb, spec.MaxLightImbalance, "", "左脸偏暗（阴阳脸）：请在学生左侧补光", "The left side of your face is darker: add light on your left"))
+		out = append(out, bad(CheckLighting, StatusFail, lb, spec.MaxLightImbalance, "", "左脸偏暗（阴阳脸）：请在学生左侧补光", "The left side of the face is darker: add light on the student's left"))
 	}
 	if m.Sharpness >= lim.MinSharpness {
 		out = append(out, pass(CheckSharpness, m.Sharpness, lim.MinSharpness))
