@@ -48,8 +48,8 @@
 //	              │    ╲          Reconcile for a    a blob Reconcile found
 //	              │     ╲         damaged blob)      missing or corrupt)
 //	              │      ╲ ApplyReviews with the review's receipt
-//	              │       ╲ (queued or uploading: the upload's answer
-//	              │        ╲ was lost, central holds the record)
+//	              │       ╲ (queued, uploading or parked: the upload's
+//	              │        ╲ answer was lost, central holds the record)
 //	              │ MarkAccepted(receipt) ╲
 //	              ▼                        ▼
 //	          accepted ──── MarkRejected(reason) ──► rejected
@@ -74,12 +74,15 @@
 // ApplyReviews takes one page of central's review feed and applies it with
 // the feed's new cursor in ONE transaction (Cursor reads it back), so the
 // cursor never passes an outcome that was not applied and a page applied
-// twice changes nothing. A review of a queued or uploading record carries
-// the receipt its lost upload answer would have: the record takes it and
-// AcceptedAt, then the outcome (the shortcut drawn above; a later
-// MarkAccepted with the same receipt is then a no-op). Reviews of unknown
-// or parked records, or contradicting one already applied, are skipped and
-// reported, never an error that would hold the cursor back forever.
+// twice changes nothing. A review of a queued, uploading or parked record
+// carries the receipt its lost upload answer would have (the caller checks
+// it against the record's manifest and passes it only then): the record
+// takes it and AcceptedAt, then the outcome (the shortcut drawn above; a
+// later MarkAccepted with the same receipt is then a no-op). A parked
+// record is settled too: whatever went wrong here since, central holds its
+// copy. Reviews of unknown records, of waiting records without a receipt,
+// or contradicting one already applied, are skipped and reported, never an
+// error that would hold the cursor back forever.
 // MarkExported notes a record's copy on a USB bundle (ExportedAt) without
 // changing its state.
 //

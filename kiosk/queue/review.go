@@ -141,17 +141,20 @@ func applyReview(tx *bolt.Tx, rv Review, now time.Time) (State, error) {
 	switch r.State {
 	case to:
 		return "", nil
-	case StateApproved, StateRejected, StateParked:
+	case StateApproved, StateRejected:
 		return "", errSkip
-	case StateQueued, StateUploading:
-		// The upload's answer was lost but central holds the record:
-		// the review's receipt settles it.
+	case StateQueued, StateUploading, StateParked:
+		// The upload's answer was lost but central holds the record
+		// (the caller checked the receipt against the record): the
+		// review's receipt settles it, even one parked since (a blob
+		// went missing before the retry: central has its copy).
 		if rv.Receipt == "" {
 			return "", errSkip
 		}
 		r.Receipt = rv.Receipt
 		r.AcceptedAt = now
 		r.LastError = ""
+		r.Reason = ""
 	}
 	if to == StateRejected {
 		r.Reason = rv.Reason

@@ -38,7 +38,10 @@ func TestApplyReviews(t *testing.T) {
 		{"rejected again", queue.StateRejected, reject, queue.StateRejected, queue.ApplyResult{Unchanged: 1}},
 		{"approved then rejected", queue.StateApproved, reject, queue.StateApproved, queue.ApplyResult{Skipped: []string{"ID"}}},
 		{"rejected then approved", queue.StateRejected, approve, queue.StateRejected, queue.ApplyResult{Skipped: []string{"ID"}}},
-		{"parked", queue.StateParked, approve, queue.StateParked, queue.ApplyResult{Skipped: []string{"ID"}}},
+		{"parked, with a receipt", queue.StateParked, approve, queue.StateApproved, queue.ApplyResult{Approved: 1}},
+		{"parked without a receipt", queue.StateParked, func(id string) queue.Review {
+			return queue.Review{RecordID: id, Outcome: queue.OutcomeApproved}
+		}, queue.StateParked, queue.ApplyResult{Skipped: []string{"ID"}}},
 		{"queued without a receipt", queue.StateQueued, func(id string) queue.Review {
 			return queue.Review{RecordID: id, Outcome: queue.OutcomeApproved}
 		}, queue.StateQueued, queue.ApplyResult{Skipped: []string{"ID"}}},

@@ -66,12 +66,12 @@ func (w *Worker) syncReviews(ctx context.Context) error {
 			return fmt.Errorf("review feed: %w", err)
 		}
 		w.succeeded()
-		if err := w.setLocal(page.Reviews); err != nil {
+		rs, err := w.checkReceipts(page.Reviews)
+		if err != nil {
 			return fmt.Errorf("review feed: %w", err)
 		}
-		rs := make([]queue.Review, len(page.Reviews))
-		for i, rv := range page.Reviews {
-			rs[i] = queue.Review{RecordID: rv.RecordID, Outcome: rv.Outcome, Reason: rv.Reason, Receipt: rv.Receipt.String()}
+		if err := w.setLocal(page.Reviews, rs); err != nil {
+			return fmt.Errorf("review feed: %w", err)
 		}
 		res, err := w.q.ApplyReviews(reviewsFeed, rs, page.Next)
 		if err != nil {
@@ -94,14 +94,51 @@ func (w *Worker) syncReviews(ctx context.Context) error {
 	}
 }
 
+// checkReceipts turns a page of reviews into the queue's, keeping a
+// review's receipt only when it matches the record's own manifest: a
+// review settles a record still waiting for its upload's answer (queued,
+// uploading, or parked since) only with the receipt an upload would have
+// had to match.
+func (w *Worker) checkReceipts(reviews []wire.Review) ([]queue.Review, error) {
+	rs := make([]queue.Review, len(reviews))
+	for i, rv := range reviews {
+		rs[i] = queue.Review{RecordID: rv.RecordID, Outcome: rv.Outcome, Reason: rv.Reason}
+		r, err := w.q.Get(rv.RecordID)
+		if errors.Is(err, queue.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch r.State {
+		case queue.StateQueued, queue.StateUploading, queue.StateParked:
+		default:
+			continue // accepted or reviewed: the receipt is not needed
+		}
+		m, err := manifestOf(w.q, r)
+		if err != nil {
+			w.log.Warn("review's receipt not checked", "record", r.ID, "err", err)
+			continue
+		}
+		sum, err := m.SHA256()
+		if err != nil || !rv.Receipt.Matches(&m, sum) {
+			w.log.Warn("review's receipt does not match the record: the record stays as it is", "record", r.ID)
+			continue
+		}
+		rs[i].Receipt = rv.Receipt.String()
+	}
+	return rs, nil
+}
+
 // setLocal sets the roster's local state of the student of each review
 // that the queue will apply (so a rejected student is offered a free
-// retake). A review the queue would skip sets nothing.
-func (w *Worker) setLocal(reviews []wire.Review) error {
+// retake). A review the queue would skip sets nothing. checked are the
+// reviews as checkReceipts made them.
+func (w *Worker) setLocal(reviews []wire.Review, checked []queue.Review) error {
 	if w.ro == nil {
 		return nil
 	}
-	for _, rv := range reviews {
+	for i, rv := range reviews {
 		r, err := w.q.Get(rv.RecordID)
 		if errors.Is(err, queue.ErrNotFound) {
 			continue
@@ -113,8 +150,9 @@ func (w *Worker) setLocal(reviews []wire.Review) error {
 		if rv.Outcome == wire.OutcomeRejected {
 			st = roster.StatusRejected
 		}
+		waiting := r.State == queue.StateQueued || r.State == queue.StateUploading || r.State == queue.StateParked
 		switch {
-		case r.State == queue.StateParked,
+		case waiting && checked[i].Receipt == "",
 			r.State == queue.StateApproved && st != roster.StatusApproved,
 			r.State == queue.StateRejected && st != roster.StatusRejected:
 			continue

@@ -306,9 +306,9 @@ func (w *Worker) manifest(r queue.Record) (wire.Manifest, []byte, []byte, error)
 // as it is (its identity or a blob unreadable, a field central would
 // refuse); the worker parks such a record.
 func Manifest(q *queue.Queue, r queue.Record) (wire.Manifest, []byte, []byte, error) {
-	id, err := q.Identity(r)
+	m, err := manifestOf(q, r)
 	if err != nil {
-		return wire.Manifest{}, nil, nil, park("无法读取学生身份 / the student's identity cannot be read: %v", err)
+		return wire.Manifest{}, nil, nil, err
 	}
 	photo, err := q.Blob(r.Photo)
 	if err != nil {
@@ -317,6 +317,16 @@ func Manifest(q *queue.Queue, r queue.Record) (wire.Manifest, []byte, []byte, er
 	original, err := q.Blob(r.Original)
 	if err != nil {
 		return wire.Manifest{}, nil, nil, park("无法读取原始照片 / the original frame cannot be read: %s", blobProblem(err))
+	}
+	return m, photo, original, nil
+}
+
+// manifestOf builds record r's manifest without reading its blobs (their
+// names and sizes are in the record): what a receipt is checked against.
+func manifestOf(q *queue.Queue, r queue.Record) (wire.Manifest, error) {
+	id, err := q.Identity(r)
+	if err != nil {
+		return wire.Manifest{}, park("无法读取学生身份 / the student's identity cannot be read: %v", err)
 	}
 	m := wire.Manifest{
 		Schema:       wire.ManifestSchema,
@@ -336,9 +346,9 @@ func Manifest(q *queue.Queue, r queue.Record) (wire.Manifest, []byte, []byte, er
 		RetakeOf:     r.RetakeOf,
 	}
 	if err := m.Check(); err != nil {
-		return wire.Manifest{}, nil, nil, park("记录不符合协议 / the record fails the protocol's checks: %v", err)
+		return wire.Manifest{}, park("记录不符合协议 / the record fails the protocol's checks: %v", err)
 	}
-	return m, photo, original, nil
+	return m, nil
 }
 
 func blobProblem(err error) string {
