@@ -163,9 +163,9 @@ func Open(dir string, opt Options) (*Server, error) {
 	if err := s.stations.load(); err != nil {
 		return nil, fmt.Errorf("open central %s: %w", dir, err)
 	}
-	if err := s.removeTemps(); err != nil {
-		return nil, fmt.Errorf("open central %s: %w", dir, err)
-	}
+	// The database's lock first: temp files belong to the server that
+	// holds it, and a second Open must not touch a running server's
+	// uploads.
 	path := filepath.Join(dir, DBFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout})
 	if errors.Is(err, berrors.ErrTimeout) {
@@ -173,6 +173,10 @@ func Open(dir string, opt Options) (*Server, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open central %s: %w", path, err)
+	}
+	if err := s.removeTemps(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open central %s: %w", dir, err)
 	}
 	s.db = db
 	if err := s.init(); err != nil {

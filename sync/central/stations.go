@@ -105,6 +105,9 @@ func newStationSet(path string, log *slog.Logger) *stationSet {
 	return &stationSet{path: path, log: log}
 }
 
+// statSig stats the stations file. It holds each token's SHA-256, which is
+// also the key of the station's USB bundles (package bundle): a file that
+// group or others may read is refused.
 func statSig(path string) (fileSig, error) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -112,6 +115,9 @@ func statSig(path string) (fileSig, error) {
 	}
 	if err != nil {
 		return fileSig{}, err
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fileSig{}, fmt.Errorf("%s: mode %04o lets group or others read the token hashes (the keys of the USB bundles); run chmod 600 on it", path, perm)
 	}
 	return fileSig{exists: true, size: st.Size(), mtime: st.ModTime()}, nil
 }
