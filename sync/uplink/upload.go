@@ -101,8 +101,7 @@ func (w *Worker) drain(ctx context.Context) (moved int) {
 		case res.err == nil:
 			moved++
 			w.count(func(h *Health) { h.Uploaded++ })
-			w.succeeded()
-			w.recovered()
+			w.succeeded() // the streak resets only when the whole pass succeeds (below)
 		case res.class == classStopped:
 			stop = true
 		case res.class == classPermanent:
