@@ -3,6 +3,8 @@ package roster
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -54,11 +56,51 @@ func (r *Roster) feedRow(row *Row) (keyed, bool) {
 	}
 	st, ok := feedStatus(row.Status)
 	if !ok {
-		r.log.Warn("roster feed row skipped", "reason", "unknown status", "status", string(row.Status))
+		r.log.Warn("roster feed row skipped", "reason", "unknown status", "status", clip(string(row.Status), 32))
+		return keyed{}, false
+	}
+	if reason := feedCells(row); reason != "" {
+		r.log.Warn("roster feed row skipped", "reason", reason)
 		return keyed{}, false
 	}
 	row.IDNumber, row.Status = id, st
 	return keyed{key: [32]byte(r.keys.studentKey(id)), row: row}, true
+}
+
+// feedCells checks a feed row's text as the CSV import checks its cells
+// (a central is trusted with the roster, not with the booth's memory or
+// screen): lengths, valid UTF-8 without control characters, a valid
+// collection code, a plausible year. It returns why the row is refused,
+// "" when it is fine.
+func feedCells(row *Row) string {
+	for _, c := range []struct {
+		v     string
+		limit int
+	}{{row.Name, maxCellBytes}, {row.StudentNumber, maxCellBytes}, {row.School, maxCellBytes},
+		{row.Major, maxCellBytes}, {row.Reason, 4 * maxCellBytes}} {
+		switch {
+		case len(c.v) > c.limit:
+			return "a cell is too long"
+		case !utf8.ValidString(c.v) || strings.ContainsRune(c.v, utf8.RuneError):
+			return "a cell is not valid UTF-8"
+		case strings.IndexFunc(c.v, isControl) >= 0:
+			return "a cell holds control characters"
+		}
+	}
+	if strings.TrimSpace(row.Name) == "" {
+		return "the name is empty"
+	}
+	if row.GraduationYear != 0 && (row.GraduationYear < 1950 || row.GraduationYear > 2100) {
+		return "the graduation year is out of range"
+	}
+	if row.Code != "" {
+		code, err := CheckCode(row.Code)
+		if err != nil {
+			return "the collection code is invalid"
+		}
+		row.Code = code
+	}
+	return ""
 }
 
 // ApplyChanges applies one page of central's roster feed: upserted rows

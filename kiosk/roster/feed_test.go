@@ -251,3 +251,31 @@ func TestReplaceAllCursorLast(t *testing.T) {
 	}
 	t.Logf("cursor seen %d times during the reload", seen)
 }
+
+// TestApplyChangesHostileCells: a feed row's text is checked as a CSV
+// cell is; a row that fails is skipped and counted, the others applied.
+func TestApplyChangesHostileCells(t *testing.T) {
+	r := openRoster(t, t.TempDir(), roster.Options{})
+	long := feedRow(0, "", "")
+	long.Name = strings.Repeat("长", 2000)
+	ctrl := feedRow(1, "", "")
+	ctrl.School = "学校\x1b[2J"
+	code := feedRow(2, "", "bad code")
+	noName := feedRow(3, "", "")
+	noName.Name = " "
+	year := feedRow(4, "", "")
+	year.GraduationYear = 99999
+	utf := feedRow(5, "", "")
+	utf.Major = "\xff\xfe"
+	good := feedRow(6, "", "C6")
+	res, err := r.ApplyChanges([]roster.Row{long, ctrl, code, noName, year, utf, good}, nil, "e.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 1 || res.Skipped != 6 {
+		t.Errorf("ApplyChanges = %+v; want the good row added and the 6 hostile ones skipped", res)
+	}
+	if m, err := r.IdentifyByCode("C6"); err != nil || m.State != roster.StatusEligible {
+		t.Errorf("IdentifyByCode(C6) = %+v, %v; want the good row", m, err)
+	}
+}
