@@ -112,7 +112,9 @@ func (m *Main) export(ctx context.Context, args []string) error {
 		}
 		man, photo, original, err := uplink.Manifest(q, r)
 		if err != nil {
-			return abort(fmt.Errorf("record %s: %w", r.ID, err))
+			// The uplink would park it too: the others still go.
+			fmt.Fprintf(m.Stderr, "\nskip %s: %v\n", r.ID, err)
+			continue
 		}
 		rec := bundle.Record{Manifest: man, Photo: photo, Original: original}
 		for {
@@ -170,25 +172,32 @@ func (m *Main) centralImport(args []string) error {
 	defer srv.Close()
 	var failed int
 	for _, dir := range fset.Args() {
-		added, repeated, err := importBundle(srv, dir)
+		added, repeated, refused, err := importBundle(srv, dir)
+		for _, r := range refused {
+			fmt.Fprintf(m.Stderr, "%s: refused %s\n", dir, r)
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(m.Stderr, "%s: %v\n", dir, err)
 			continue
 		}
 		fmt.Fprintf(m.Stdout, "%s: %d new, %d already held / 新增 %d 条，已有 %d 条\n", dir, added, repeated, added, repeated)
+		if len(refused) > 0 {
+			failed++
+			fmt.Fprintf(m.Stdout, "%s: %d refused (listed above) / 拒收 %d 条\n", dir, len(refused), len(refused))
+		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("central import: %d of %d bundles failed", failed, fset.NArg())
+		return fmt.Errorf("central import: %d of %d bundles failed or had records refused", failed, fset.NArg())
 	}
 	return nil
 }
 
 // importBundle stores one bundle's records at central.
-func importBundle(srv *central.Server, dir string) (added, repeated int, err error) {
+func importBundle(srv *central.Server, dir string) (added, repeated int, refused []string, err error) {
 	b, err := bundle.Open(dir, srv.TokenHash)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	err = b.Each(func(r bundle.Record) error {
 		for _, blob := range [][]byte{r.Photo, r.Original} {
@@ -197,6 +206,12 @@ func importBundle(srv *central.Server, dir string) (added, repeated int, err err
 			}
 		}
 		_, created, err := srv.CommitRecord(b.StationID(), r.Manifest)
+		if errors.Is(err, central.ErrConflict) || errors.Is(err, central.ErrRetakeConflict) {
+			// Central refuses this record as an upload would (409): the
+			// station parks it when it tries; the bundle's others go on.
+			refused = append(refused, fmt.Sprintf("%s: %v", r.Manifest.RecordID, err))
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -207,5 +222,5 @@ func importBundle(srv *central.Server, dir string) (added, repeated int, err err
 		}
 		return nil
 	})
-	return added, repeated, err
+	return added, repeated, refused, err
 }

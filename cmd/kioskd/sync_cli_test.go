@@ -26,6 +26,7 @@ import (
 	"kioskd/kiosk/queue"
 	"kioskd/sync/bundle"
 	"kioskd/sync/central"
+	"kioskd/sync/uplink"
 	"kioskd/sync/wire"
 )
 
@@ -672,5 +673,52 @@ func TestCentralImportRefusals(t *testing.T) {
 		if s.Manifest.StationID != "booth-a" || s.Manifest.RecordID != ids[i] {
 			t.Errorf("central record %d is %s of %s; want %s of booth-a", i, s.Manifest.RecordID, s.Manifest.StationID, ids[i])
 		}
+	}
+}
+
+// TestCentralImportGoesOnPastARefusedRecord: a record central refuses
+// (another manifest under its ID: 409) is reported, and the bundle's other
+// records are still stored.
+func TestCentralImportGoesOnPastARefusedRecord(t *testing.T) {
+	data, state, usb := t.TempDir(), t.TempDir(), t.TempDir()
+	tokenFile := addStationCLI(t, data, cliStation)
+	ids := commitRecords(t, state, cliStation, 3)
+	if code, _, msg := runCLI(t, nil, "export", "-to", usb, "-state-dir", state, "-station-id", cliStation, "-central-token-file", tokenFile); code != 0 {
+		t.Fatalf("export: exit %d\n%s", code, msg)
+	}
+	path := onlyBundle(t, usb)
+
+	// Central already holds another manifest under the second record's ID.
+	q, err := queue.Open(state, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := q.Get(ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, photo, original, err := uplink.Manifest(q, rec)
+	q.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := central.Open(data, central.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{photo, original} {
+		if _, err := srv.PutBlob(wire.SHA256(b), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Fee.Yuan++
+	if _, _, err := srv.CommitRecord(cliStation, m); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+
+	code, out, errOut := runCLI(t, nil, "central", "import", "-data", data, path)
+	if code != 1 || !strings.Contains(out, "2 new, 0 already held") || !strings.Contains(errOut, "refused "+ids[1]) {
+		t.Errorf("import = exit %d, %q, %q; want exit 1, the two other records stored and %s reported refused", code, out, errOut, ids[1])
 	}
 }
