@@ -59,10 +59,15 @@ func (s *Server) PutBlob(sum string, r io.Reader) (created bool, err error) {
 	if !wire.ValidSHA256(sum) {
 		return false, fmt.Errorf("put blob: %w: name is not 64 lower-case hex digits", wire.ErrInvalid)
 	}
+	dir := filepath.Join(s.dir, BlobDir)
 	if s.HasBlob(sum) {
+		// Held, but maybe just renamed by an upload still fsyncing the
+		// folder: answer only once the name is durable.
+		if err := syncDir(dir); err != nil {
+			return false, fmt.Errorf("put blob %s: %w", sum[:12], err)
+		}
 		return false, nil
 	}
-	dir := filepath.Join(s.dir, BlobDir)
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return false, fmt.Errorf("put blob %s: %w", sum[:12], err)

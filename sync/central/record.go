@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -93,6 +94,11 @@ func (s *Server) CommitRecord(station string, m wire.Manifest) (receipt []byte, 
 	}
 	if len(missing) > 0 {
 		return nil, false, fmt.Errorf("commit record %s: %w", m.RecordID, &MissingBlobsError{Missing: missing})
+	}
+	// A blob is visible once renamed, before its upload has fsynced the
+	// folder: make its name durable before a receipt depends on it.
+	if err := syncDir(filepath.Join(s.dir, BlobDir)); err != nil {
+		return nil, false, fmt.Errorf("commit record %s: %w", m.RecordID, err)
 	}
 	canon, err := m.Canonical()
 	if err != nil {
