@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -44,6 +45,18 @@ func (w *Worker) feedFailed(ctx context.Context, feed string, err error) bool {
 	}
 }
 
+// cursorRefused reports whether central answered a feed request with 410
+// (the cursor is gone) or 400 (it cannot read the cursor: a station kept
+// it from another central, or a disk error changed it). Either way the
+// feed starts again from an empty cursor; replaying it changes nothing.
+func cursorRefused(ctx context.Context, err error) bool {
+	if classify(ctx, err) == classGone {
+		return true
+	}
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == http.StatusBadRequest
+}
+
 // syncReviews reads the review feed from the stored cursor to its end.
 // For each page it first sets the roster's local state of each reviewed
 // student (idempotent), then applies the page and its cursor in one queue
@@ -57,7 +70,7 @@ func (w *Worker) syncReviews(ctx context.Context) error {
 	restarted := false
 	for {
 		page, err := w.c.reviews(ctx, cursor)
-		if classify(ctx, err) == classGone && !restarted && cursor != "" {
+		if cursorRefused(ctx, err) && !restarted && cursor != "" {
 			w.log.Info("review feed restarts from the beginning", "reason", "cursor gone")
 			cursor, restarted = "", true
 			continue
@@ -214,8 +227,8 @@ func (w *Worker) syncRoster(ctx context.Context) error {
 	}
 	for {
 		page, err := w.c.roster(ctx, cursor)
-		if classify(ctx, err) == classGone {
-			w.log.Info("roster feed reloads", "reason", "cursor gone")
+		if cursorRefused(ctx, err) {
+			w.log.Info("roster feed reloads", "reason", "cursor gone or refused")
 			return w.reloadRoster(ctx)
 		}
 		if err != nil {

@@ -112,3 +112,30 @@ func TestParkedRecordReviewIsNotLost(t *testing.T) {
 		t.Error("Unpark of the settled record succeeded")
 	}
 }
+
+// TestRefusedCursorRestartsTheFeed: central cannot read the stored review
+// cursor (400: kept from another central, or damaged); the feed starts
+// again from an empty cursor instead of failing every turn for ever.
+func TestRefusedCursorRestartsTheFeed(t *testing.T) {
+	f := newCentral(t)
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/reviews" && r.URL.Query().Get("since") == "other-central.9" {
+			writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "malformed cursor", nil)
+			return true
+		}
+		return false
+	})
+	q := openQueue(t)
+	if _, err := q.ApplyReviews("reviews", nil, "other-central.9"); err != nil {
+		t.Fatal(err)
+	}
+	rec := commit(t, q, f.station, 1, 2<<10, 8<<10)[0]
+	w := f.worker(t, q, nil)
+	start(t, w)
+	waitFor(t, 5*time.Second, "the record accepted", func() bool { return state(t, q, rec.ID).State == queue.StateAccepted })
+	f.review(rec.ID, wire.OutcomeApproved, "")
+	waitFor(t, 5*time.Second, "the review applied", func() bool { return state(t, q, rec.ID).State == queue.StateApproved })
+	if c, _ := q.Cursor("reviews"); c != f.epoch+".1" {
+		t.Errorf("review cursor = %q; want %s.1 (the feed read again from the start)", c, f.epoch)
+	}
+}

@@ -461,7 +461,7 @@ const (
 	CodeRateLimited    = "rate_limited"       // 429, with Retry-After
 	CodeInternal       = "internal"           // 500
 	CodeUnavailable    = "unavailable"        // 503, maybe with Retry-After
-	CodeRetakeConflict = "retake_conflict"    // 409: retake_of names a record that is not a rejected one of this student
+	CodeRetakeConflict = "retake_conflict"    // 409: retake_of names a record of another student
 	CodeMethod         = "method_not_allowed" // 405
 )
 
