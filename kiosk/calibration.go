@@ -186,6 +186,16 @@ func saveCalibration(dir string, cal *Calibration, plate []byte) error {
 // dir locked (nil when the booth is not calibrated), so that the program
 // can set them again when it opens the camera after a restart.
 func LockedControls(dir string) (map[string]int32, error) {
+	cal, err := readCalibration(dir)
+	if cal == nil || err != nil {
+		return nil, err
+	}
+	return cal.Locked, nil
+}
+
+// readCalibration reads calibration.json in dir, without the clean plate.
+// A missing calibration is (nil, nil).
+func readCalibration(dir string) (*Calibration, error) {
 	b, err := os.ReadFile(filepath.Join(dir, calibrationFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -197,22 +207,15 @@ func LockedControls(dir string) (map[string]int32, error) {
 	if err := json.Unmarshal(b, &cal); err != nil {
 		return nil, fmt.Errorf("%s: %w", calibrationFile, err)
 	}
-	return cal.Locked, nil
+	return &cal, nil
 }
 
 // loadCalibration reads the calibration saved in dir, if any. A missing
 // calibration is (nil, nil).
 func loadCalibration(dir string) (*Calibration, error) {
-	b, err := os.ReadFile(filepath.Join(dir, calibrationFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	cal, err := readCalibration(dir)
+	if cal == nil || err != nil {
 		return nil, err
-	}
-	var cal Calibration
-	if err := json.Unmarshal(b, &cal); err != nil {
-		return nil, fmt.Errorf("%s: %w", calibrationFile, err)
 	}
 	pb, err := os.ReadFile(filepath.Join(dir, cleanPlateFile))
 	if err != nil {
@@ -226,7 +229,7 @@ func loadCalibration(dir string) (*Calibration, error) {
 		return nil, fmt.Errorf("%s is %dx%d; %s says %dx%d", cleanPlateFile, b.Dx(), b.Dy(), calibrationFile, cal.Width, cal.Height)
 	}
 	cal.plate = img
-	return &cal, nil
+	return cal, nil
 }
 
 // writeFileAtomic replaces name with data so that a crash leaves either

@@ -12,57 +12,12 @@ import (
 
 	"kioskd/kiosk"
 	"kioskd/kiosk/queue"
-	"kioskd/kiosk/roster"
 	"kioskd/web"
 )
 
 // The operator's actions outside a student's session: calibrating the
 // empty booth from the start screen, and retrying a parked record from the
 // queue panel.
-
-// startSessionBoothAt is startSessionBooth on the demo frame at at (the
-// empty wall, for calibration).
-func startSessionBoothAt(t testing.TB, at time.Duration, configure func(*web.Server)) *sessionBooth {
-	t.Helper()
-	dir := t.TempDir()
-	q, err := queue.Open(dir, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	r, err := roster.Open(dir, roster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	if _, err := r.ImportCSV(strings.NewReader(testRoster), roster.Replace); err != nil {
-		t.Fatal(err)
-	}
-	hash, err := roster.HashPIN(testPIN, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := roster.ParseOperators(strings.NewReader("op01 " + hash + " 王老师\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := newTestSource(kiosk.SourceDemo)
-	src.interval = 50 * time.Millisecond
-	src.auto = []kiosk.Frame{demoFrame(t, at)}
-	conf := func(s *web.Server) {
-		s.WriteTimeout = 2 * time.Minute
-		if configure != nil {
-			configure(s)
-		}
-	}
-	h := startHarness(t, src, harnessOptions{configure: conf, wrap: func(st *kiosk.Station) web.Station {
-		st.Roster, st.Operators, st.Records, st.StationID = r, ops, q, "booth-7"
-		st.IdleTimeout = -1
-		return st
-	}})
-	waitStationFrames(t, h.st)
-	return &sessionBooth{harness: h, q: q}
-}
 
 // signInConsole signs op01 in from the console's sign-in screen and waits
 // for the start screen.
@@ -75,7 +30,7 @@ func signInConsole(t *testing.T, tab context.Context) {
 }
 
 func TestBrowserCalibrateFromStart(t *testing.T) {
-	b := startSessionBoothAt(t, emptyWallAt, nil)
+	b := startSessionBoothFrame(t, emptyWallAt, nil, nil)
 	tab, _ := newTab(t)
 	do(t, tab, chromedp.EmulateViewport(1280, 800), chromedp.Navigate("http://"+b.addr+"/"))
 	waitFor(t, tab, `window.kiosk && window.kiosk.screen === "signin"`, 10*time.Second)

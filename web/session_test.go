@@ -53,6 +53,14 @@ func startSessionBooth(t testing.TB, configure func(*web.Server), idle ...time.D
 // place of the queue.
 func startSessionBoothWith(t testing.TB, configure func(*web.Server), records kiosk.Records, idle ...time.Duration) *sessionBooth {
 	t.Helper()
+	return startSessionBoothFrame(t, settledAt, configure, records, idle...)
+}
+
+// startSessionBoothFrame is startSessionBoothWith whose camera shows the
+// demo frame at at (settledAt: the student framed; earlier: the empty
+// wall, for calibration).
+func startSessionBoothFrame(t testing.TB, at time.Duration, configure func(*web.Server), records kiosk.Records, idle ...time.Duration) *sessionBooth {
+	t.Helper()
 	dir := t.TempDir()
 	q, err := queue.Open(dir, queue.Options{})
 	if err != nil {
@@ -78,7 +86,7 @@ func startSessionBoothWith(t testing.TB, configure func(*web.Server), records ki
 	}
 	src := newTestSource(kiosk.SourceDemo)
 	src.interval = 50 * time.Millisecond
-	src.auto = []kiosk.Frame{demoFrame(t, settledAt)}
+	src.auto = []kiosk.Frame{demoFrame(t, at)}
 	// A console of these tests reads only while it waits for an answer:
 	// a long write timeout keeps an idle one from being evicted.
 	conf := func(s *web.Server) {

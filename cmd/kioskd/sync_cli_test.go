@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -442,6 +443,27 @@ func TestSyncCLIFullPath(t *testing.T) {
 		}
 		return st.Queue.Counts[string(queue.StateAccepted)] == n, fmt.Sprint(st.Queue.Counts)
 	})
+	// The station's /metrics tells the same story (the program wires the
+	// worker's counters to it); the worker counts a record just after
+	// marking it, so give it a moment.
+	waitFor(t, 5*time.Second, "the sync metrics", func() (bool, string) {
+		resp, err := httpClient.Get("http://" + saddr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			fmt.Sprintf("kioskd_sync_records_uploaded_total %d\n", n),
+			"kioskd_sync_state{state=\"idle\"} 1\n",
+			"kioskd_sync_seconds_since_success ",
+		} {
+			if !strings.Contains(string(b), want) {
+				return false, fmt.Sprintf("no %q in\n%s", want, grepLines(string(b), "kioskd_sync_"))
+			}
+		}
+		return true, ""
+	})
 	if err := stopStation(); err != nil {
 		t.Errorf("station after cancellation = %v; want nil\n%s", err, stationLog)
 	}
@@ -721,4 +743,15 @@ func TestCentralImportGoesOnPastARefusedRecord(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "2 new, 0 already held") || !strings.Contains(errOut, "refused "+ids[1]) {
 		t.Errorf("import = exit %d, %q, %q; want exit 1, the two other records stored and %s reported refused", code, out, errOut, ids[1])
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -139,3 +139,28 @@ func TestRefusedCursorRestartsTheFeed(t *testing.T) {
 		t.Errorf("review cursor = %q; want %s.1 (the feed read again from the start)", c, f.epoch)
 	}
 }
+
+// TestHeartbeatFollowsReviews: once review outcomes are applied, the next
+// heartbeat goes at once (central's page shows the new counts), not after
+// HeartbeatEvery.
+func TestHeartbeatFollowsReviews(t *testing.T) {
+	f := newCentral(t)
+	q := openQueue(t)
+	rec := commit(t, q, f.station, 1, 2<<10, 8<<10)[0]
+	w := f.worker(t, q, nil)
+	w.HeartbeatEvery = time.Hour
+	start(t, w)
+	waitFor(t, 5*time.Second, "the record accepted", func() bool { return state(t, q, rec.ID).State == queue.StateAccepted })
+	// The drain's heartbeat says accepted 1.
+	waitFor(t, 5*time.Second, "a heartbeat after the drain", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.heartbeats) > 0 && f.heartbeats[len(f.heartbeats)-1].Queue["accepted"] == 1
+	})
+	f.review(rec.ID, wire.OutcomeRejected, "背景不均匀 / uneven background")
+	waitFor(t, 5*time.Second, "a heartbeat counting the rejection", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.heartbeats) > 0 && f.heartbeats[len(f.heartbeats)-1].Queue["rejected"] == 1
+	})
+}
