@@ -1,5 +1,7 @@
 package photo
 
+import "image"
+
 // Test hooks for the external tests of the live loop's JPEG decoder.
 
 // LumaPlanes is what the analysis's JPEG decoder made of a frame.
@@ -35,3 +37,15 @@ func DecodedWithLuma(a *Analyzer) bool { return a.lumaUsed }
 
 // PlanesCap is the capacity of the luma plane (allocation checks).
 func (l *LumaDecoder) PlanesCap() int { return cap(l.d.frame.y) }
+
+// DecodeImage is Decode's own baseline decoder, without the fallback to
+// image/jpeg; maxCoef bounds the dequantized coefficients' magnitude.
+func DecodeImage(b []byte, maxPixels int) (img image.Image, maxCoef int64, err error) {
+	d := &lumaDecoder{full: true}
+	if err := d.decode(b, maxPixels); err != nil {
+		return nil, 0, err
+	}
+	img, err = d.picture()
+	return img, d.frame.maxCoef, err
+}
+

@@ -4,16 +4,26 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"math/bits"
+	"runtime"
+	"sync"
 )
 
-// The live loop's JPEG decoder. The analysis needs the luma plane at full
-// resolution (face search, pupils, sharpness) but colour only over areas
-// (wall cells, clothing, exposure), so this decoder entropy-decodes every
-// block of a baseline frame, runs the inverse DCT for the luma blocks only,
-// and keeps just the DC coefficient of each chroma block: the block's mean,
-// colour at one sample per chroma block. That halves the transforms of a
-// 4:2:2 camera frame and skips the chroma planes' stores altogether.
+// The station's own JPEG decoder, in two modes.
+//
+// The live loop's: the analysis needs the luma plane at full resolution
+// (face search, pupils, sharpness) but colour only over areas (wall cells,
+// clothing, exposure), so this decoder entropy-decodes every block of a
+// baseline frame, runs the inverse DCT for the luma blocks only, and keeps
+// just the DC coefficient of each chroma block: the block's mean, colour at
+// one sample per chroma block. That halves the transforms of a 4:2:2
+// camera frame and skips the chroma planes' stores altogether.
+//
+// Decode's (full): every block transformed, the picture image/jpeg would
+// give (decodeImage), with the transforms of each MCU row handed to
+// workers on the other CPUs while the next row is entropy-decoded. A
+// 1920x1080 camera frame decodes in about a third of image/jpeg's time.
 //
 // It handles what UVC cameras send: baseline (SOF0) or extended sequential
 // (SOF1) Huffman, 8-bit, one interleaved scan, grey or YCbCr with 1x1
@@ -253,13 +263,17 @@ type lumaDecoder struct {
 	nscan    int
 	scan     [3]scanComp
 
-	mxx, myy int         // MCUs across and down
-	qf       [64]float32 // luma dequantization with AAN scale and 1/8, zigzag order
-	qmax     int64       // largest luma AC quantizer
-	qc       [3]int64    // DC quantizer per component
-	acOr     uint32      // OR of the luma AC magnitudes (minus one): a bound for maxCoef
-	blk      [64]float32 // coefficients of the block being decoded
-	ws       [64]float32 // IDCT workspace
+	// full: transform the chroma blocks too, into planes of their own
+	// (decodeImage); otherwise chroma is one mean per block.
+	full bool
+
+	mxx, myy int            // MCUs across and down
+	qf       [3][64]float32 // dequantization per component with AAN scale and 1/8, zigzag order
+	qmax     int64          // largest AC quantizer of the transformed components
+	qc       [3]int64       // DC quantizer per component
+	acOr     uint32         // OR of the transformed AC magnitudes (minus one): a bound for maxCoef
+	blk      [64]float32    // coefficients of the block being decoded
+	ws       [64]float32    // IDCT workspace
 }
 
 // decode decodes the JPEG b into d.frame. It checks the frame size against
@@ -510,25 +524,39 @@ func (d *lumaDecoder) prepare() error {
 	d.mxx, d.myy = (f.w+bw-1)/bw, (f.h+bh-1)/bh
 	f.gray = d.ncomp == 1
 	f.ystride = d.mxx * bw
-	f.y = grow(f.y, f.ystride*d.myy*bh)
+	if d.full {
+		f.y = make([]uint8, f.ystride*d.myy*bh) // the picture keeps its planes
+	} else {
+		f.y = grow(f.y, f.ystride*d.myy*bh)
+	}
 	f.maxCoef = 0
-	if !f.gray {
+	if !f.gray && !d.full {
 		f.cstride = d.mxx
 		f.cshx, f.cshy = 3+log2(y.h), 3+log2(y.v)
 		f.cb = grow(f.cb, d.mxx*d.myy)
 		f.cr = grow(f.cr, d.mxx*d.myy)
 	}
-	q := &d.quantRaw[y.tq]
-	for k := 0; k < 64; k++ {
-		n := unzig[k]
-		d.qf[k] = float32(q[k]) * aanScale[n>>3] * aanScale[n&7] / 8
+	if d.full && !f.gray {
+		// The chroma planes, one sample per chroma pixel, as
+		// image.NewYCbCr lays them out for the MCU-padded picture.
+		f.cstride = d.mxx * 8
+		f.cb = make([]uint8, f.cstride*d.myy*8)
+		f.cr = make([]uint8, f.cstride*d.myy*8)
 	}
 	d.qmax = 0
-	for k := 1; k < 64; k++ {
-		d.qmax = max(d.qmax, int64(q[k]))
-	}
 	for c := 0; c < d.ncomp; c++ {
-		d.qc[c] = int64(d.quantRaw[d.comp[c].tq][0])
+		q := &d.quantRaw[d.comp[c].tq]
+		d.qc[c] = int64(q[0])
+		if c > 0 && !d.full {
+			continue // only the DC of a chroma block is used
+		}
+		for k := 0; k < 64; k++ {
+			n := unzig[k]
+			d.qf[c][k] = float32(q[k]) * aanScale[n>>3] * aanScale[n&7] / 8
+			if k > 0 {
+				d.qmax = max(d.qmax, int64(q[k]))
+			}
+		}
 	}
 	d.acOr = 0
 	return nil
@@ -584,12 +612,44 @@ func checkTail(b []byte) error {
 
 // decodeScan decodes the interleaved scan whose entropy-coded data start
 // at data[0], and returns where its reading stopped (the data after it
-// hold at most padding bits before the next marker).
-func (d *lumaDecoder) decodeScan(data []byte) (int, error) {
+// hold at most padding bits before the next marker). A full decode on
+// several CPUs hands each MCU row's coefficients to transform workers
+// while it reads the next row (rowPipe): the entropy decoding is serial,
+// the transforms are most of the work.
+func (d *lumaDecoder) decodeScan(data []byte) (n int, err error) {
 	f := &d.frame
 	r := bitReader{data: data}
 	var pred [3]int32
 	y := d.comp[0]
+	var pipe *rowPipe
+	if d.full && d.myy > 1 && runtime.GOMAXPROCS(0) > 1 {
+		per := int(y.h) * int(y.v)
+		if !f.gray {
+			per += 2
+		}
+		pipe = d.startPipe(d.mxx * per)
+		defer pipe.finish()
+	}
+	// decodeBlock entropy-decodes one block bound for plane ci at off and
+	// transforms it, or queues it for the workers.
+	decodeBlock := func(sc scanComp, off int) error {
+		blk := &d.blk
+		if pipe != nil {
+			blk = &pipe.cur.coef[pipe.cur.n]
+		}
+		used, err := d.blockCoefs(&r, sc, &pred[sc.ci], blk)
+		if err != nil {
+			return err
+		}
+		job := blockJob{ci: uint8(sc.ci), used: used, off: off}
+		if pipe == nil {
+			d.render(blk, &d.ws, job)
+			return nil
+		}
+		pipe.cur.job[pipe.cur.n] = job
+		pipe.cur.n++
+		return nil
+	}
 	nextRST := 0
 	mcu := 0
 	for my := 0; my < d.myy; my++ {
@@ -611,6 +671,12 @@ func (d *lumaDecoder) decodeScan(data []byte) (int, error) {
 			}
 			mcu++
 			for _, sc := range d.scan[:d.nscan] {
+				if sc.ci != 0 && d.full {
+					if err := decodeBlock(sc, my*8*f.cstride+mx*8); err != nil {
+						return 0, err
+					}
+					continue
+				}
 				if sc.ci != 0 {
 					dc, err := d.chromaBlock(&r, sc, &pred[sc.ci])
 					if err != nil {
@@ -626,8 +692,7 @@ func (d *lumaDecoder) decodeScan(data []byte) (int, error) {
 				for bv := 0; bv < int(y.v); bv++ {
 					row := (my*int(y.v) + bv) * 8
 					for bh := 0; bh < int(y.h); bh++ {
-						off := row*f.ystride + (mx*int(y.h)+bh)*8
-						if err := d.lumaBlock(&r, sc, &pred[0], f.y[off:off+7*f.ystride+8], f.ystride); err != nil {
+						if err := decodeBlock(sc, row*f.ystride+(mx*int(y.h)+bh)*8); err != nil {
 							return 0, err
 						}
 					}
@@ -637,6 +702,9 @@ func (d *lumaDecoder) decodeScan(data []byte) (int, error) {
 				return 0, fmt.Errorf("%w: entropy-coded data cut short", errLumaUnsupported)
 			}
 		}
+		if pipe != nil {
+			pipe.send()
+		}
 	}
 	if d.acOr != 0 {
 		f.maxCoef = max(f.maxCoef, int64(1)<<bits.Len32(d.acOr)*d.qmax)
@@ -644,24 +712,115 @@ func (d *lumaDecoder) decodeScan(data []byte) (int, error) {
 	return r.pos, nil
 }
 
-// lumaBlock decodes one luma block and writes its pixels to dst (8 rows of
-// stride bytes).
-func (d *lumaDecoder) lumaBlock(r *bitReader, sc scanComp, pred *int32, dst []uint8, stride int) error {
+// blockJob is where an entropy-decoded block goes.
+type blockJob struct {
+	ci   uint8  // component: 0 luma, 1 Cb, 2 Cr
+	used uint16 // idct's mask of non-zero rows and columns; 0 for a flat block
+	off  int    // the block's first pixel in the component's plane
+}
+
+// render writes the pixels of the block blk (as blockCoefs left it) to its
+// plane and zeroes blk again; ws is the transform's workspace.
+func (d *lumaDecoder) render(blk, ws *[64]float32, job blockJob) {
+	f := &d.frame
+	plane, stride := f.y, f.ystride
+	switch job.ci {
+	case 1:
+		plane, stride = f.cb, f.cstride
+	case 2:
+		plane, stride = f.cr, f.cstride
+	}
+	dst := plane[job.off : job.off+7*stride+8]
+	if job.used == 0 {
+		fillBlock(dst, stride, uint8(blk[0]))
+		blk[0] = 0
+		return
+	}
+	idct(blk, ws, dst, stride, job.used)
+	*blk = [64]float32{}
+}
+
+// rowPipe carries MCU rows of coefficients from the entropy decoder to
+// the transform workers, in a ring of rows that bounds the memory.
+type rowPipe struct {
+	free, work chan *mcuRow
+	cur        *mcuRow // the row being filled
+	wg         sync.WaitGroup
+}
+
+// mcuRow holds one MCU row's blocks: coefficients and where they go.
+type mcuRow struct {
+	n    int
+	coef [][64]float32
+	job  []blockJob
+}
+
+// startPipe starts one transform worker per CPU (at most four) with rows
+// of perRow blocks.
+func (d *lumaDecoder) startPipe(perRow int) *rowPipe {
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	rows := 2*workers + 2
+	p := &rowPipe{free: make(chan *mcuRow, rows), work: make(chan *mcuRow, rows)}
+	for range rows {
+		p.free <- &mcuRow{coef: make([][64]float32, perRow), job: make([]blockJob, perRow)}
+	}
+	p.wg.Add(workers)
+	for range workers {
+		go func() {
+			defer p.wg.Done()
+			var ws [64]float32
+			for row := range p.work {
+				for i, job := range row.job[:row.n] {
+					d.render(&row.coef[i], &ws, job)
+				}
+				row.n = 0
+				p.free <- row
+			}
+		}()
+	}
+	p.cur = <-p.free
+	return p
+}
+
+// send hands the filled row to the workers and takes a free one.
+func (p *rowPipe) send() {
+	p.work <- p.cur
+	p.cur = <-p.free
+}
+
+// finish waits for the workers to transform every row sent. A row left
+// half filled (the scan failed) is dropped with its decode.
+func (p *rowPipe) finish() {
+	close(p.work)
+	p.wg.Wait()
+}
+
+// blockCoefs entropy-decodes one block of component sc.ci into blk, which
+// must be zero: the coefficients dequantized and scaled for idct, and the
+// mask of their rows and columns; or, for a block with no AC coefficient,
+// mask 0 and the block's level in blk[0].
+func (d *lumaDecoder) blockCoefs(r *bitReader, sc scanComp, pred *int32, blk *[64]float32) (used uint16, err error) {
+	defer func() {
+		if err != nil {
+			*blk = [64]float32{} // leave it zero for the next picture
+		}
+	}()
 	s, err := r.decode(&d.dcTab[sc.td])
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if s > 11 {
-		return fmt.Errorf("%w: DC magnitude %d", errLumaUnsupported, s)
+		return 0, fmt.Errorf("%w: DC magnitude %d", errLumaUnsupported, s)
 	}
 	if s > 0 {
 		*pred += r.receive(uint(s))
 	}
-	dc := int64(*pred) * d.qc[0]
+	dc := int64(*pred) * d.qc[sc.ci]
 	d.noteCoef(dc)
 	t := &d.acTab[sc.ta]
-	blk := &d.blk
-	last, used := 0, uint16(1<<8|1)
+	qf := &d.qf[sc.ci]
+	last := 0
+	used = 1<<8 | 1
 	for k := 1; k < 64; {
 		if r.n < 32 {
 			r.fill()
@@ -675,7 +834,7 @@ func (d *lumaDecoder) lumaBlock(r *bitReader, sc scanComp, pred *int32, dst []ui
 			k += int(e >> 8 & 0xFF)
 			v := e >> 16
 			n := unzig[k]
-			blk[n] = float32(v) * d.qf[k]
+			blk[n] = float32(v) * qf[k]
 			used |= 1<<(8+n>>3) | 1<<(n&7)
 			d.acOr |= uint32(v ^ v>>31)
 			last = k
@@ -684,7 +843,7 @@ func (d *lumaDecoder) lumaBlock(r *bitReader, sc scanComp, pred *int32, dst []ui
 		}
 		rs, err := r.decode(t)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		run, size := int(rs>>4), uint(rs&15)
 		if size == 0 {
@@ -692,7 +851,7 @@ func (d *lumaDecoder) lumaBlock(r *bitReader, sc scanComp, pred *int32, dst []ui
 				break // end of block
 			}
 			if run != 15 {
-				return errEOBRun
+				return 0, errEOBRun
 			}
 			k += 16
 			continue
@@ -703,20 +862,18 @@ func (d *lumaDecoder) lumaBlock(r *bitReader, sc scanComp, pred *int32, dst []ui
 		}
 		v := r.receive(size)
 		n := unzig[k]
-		blk[n] = float32(v) * d.qf[k]
+		blk[n] = float32(v) * qf[k]
 		used |= 1<<(8+n>>3) | 1<<(n&7)
 		d.acOr |= uint32(v ^ v>>31)
 		last = k
 		k++
 	}
 	if last == 0 {
-		fillBlock(dst, stride, clampU8((dc+4)>>3+128))
-		return nil
+		blk[0] = float32(clampU8((dc+4)>>3 + 128))
+		return 0, nil
 	}
 	blk[0] = float32(dc) / 8
-	idct(blk, &d.ws, dst, stride, used)
-	*blk = [64]float32{}
-	return nil
+	return used, nil
 }
 
 func (d *lumaDecoder) noteCoef(v int64) {
@@ -921,4 +1078,52 @@ func pix(v float32) uint8 {
 		return 255
 	}
 	return uint8(i)
+}
+
+// decodeImage decodes a baseline JPEG whole, as image/jpeg would: an
+// *image.YCbCr with the frame's chroma subsampling (or an *image.Gray),
+// its planes padded to whole MCUs. The same entropy decoder and float
+// transform as the live loop's, about three times faster than image/jpeg
+// on a camera frame; samples differ from image/jpeg's integer transform
+// by a level or two at most (TestDecodeImageMatchesImageJPEG). Pictures
+// this decoder does not handle give errLumaUnsupported; Decode then uses
+// image/jpeg.
+func decodeImage(b []byte, maxPixels int) (image.Image, error) {
+	d := &lumaDecoder{full: true}
+	if err := d.decode(b, maxPixels); err != nil {
+		return nil, err
+	}
+	return d.picture()
+}
+
+// picture wraps the planes of a full decode in an image.Image.
+func (d *lumaDecoder) picture() (image.Image, error) {
+	f := &d.frame
+	r := image.Rect(0, 0, f.w, f.h)
+	if f.gray {
+		return &image.Gray{Pix: f.y, Stride: f.ystride, Rect: r}, nil
+	}
+	var ratio image.YCbCrSubsampleRatio
+	switch y := d.comp[0]; [2]uint8{y.h, y.v} {
+	case [2]uint8{1, 1}:
+		ratio = image.YCbCrSubsampleRatio444
+	case [2]uint8{2, 1}:
+		ratio = image.YCbCrSubsampleRatio422
+	case [2]uint8{2, 2}:
+		ratio = image.YCbCrSubsampleRatio420
+	case [2]uint8{1, 2}:
+		ratio = image.YCbCrSubsampleRatio440
+	case [2]uint8{4, 1}:
+		ratio = image.YCbCrSubsampleRatio411
+	case [2]uint8{4, 2}:
+		ratio = image.YCbCrSubsampleRatio410
+	default:
+		return nil, fmt.Errorf("%w: luma sampling %dx%d", errLumaUnsupported, y.h, y.v)
+	}
+	return &image.YCbCr{
+		Y: f.y, Cb: f.cb, Cr: f.cr,
+		YStride: f.ystride, CStride: f.cstride,
+		SubsampleRatio: ratio,
+		Rect:           r,
+	}, nil
 }

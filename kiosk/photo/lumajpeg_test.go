@@ -124,8 +124,17 @@ func sceneAt(tb testing.TB, w, h int, noise float64) *image.NRGBA {
 	return s.render(p, astro)
 }
 
-func TestDecodeLumaMatchesImageJPEG(t *testing.T) {
-	img := sceneAt(t, 320, 180, 3)
+// decoderCase is a baseline JPEG that the live loop's decoder handles.
+type decoderCase struct {
+	name string
+	b    []byte
+}
+
+// decoderCases are the samplings, qualities, restart intervals and odd
+// sizes that both of the decoder's modes must decode as image/jpeg does.
+func decoderCases(tb testing.TB) []decoderCase {
+	tb.Helper()
+	img := sceneAt(tb, 320, 180, 3)
 	odd := image.NewNRGBA(image.Rect(0, 0, 301, 173))
 	for y := 0; y < 173; y++ {
 		copy(odd.Pix[y*odd.Stride:], img.Pix[(y+3)*img.Stride+4*5:][:4*301])
@@ -141,6 +150,7 @@ func TestDecodeLumaMatchesImageJPEG(t *testing.T) {
 		{"444 q85", img, 85, 1, 1, 0},
 		{"440 q75", img, 75, 1, 2, 0},
 		{"411 q90", img, 90, 4, 1, 0},
+		{"410 q80", img, 80, 4, 2, 0},
 		{"grey q85", img, 85, 0, 0, 0},
 		{"422 q85 restart 1", img, 85, 2, 1, 1},
 		{"420 q60 restart 7", img, 60, 2, 2, 7},
@@ -148,17 +158,25 @@ func TestDecodeLumaMatchesImageJPEG(t *testing.T) {
 		{"odd 422 q85", odd, 85, 2, 1, 0},
 		{"odd 420 q85 restart 3", odd, 85, 2, 2, 3},
 		{"odd 444 q100", odd, 100, 1, 1, 0},
+		{"odd 411 q70", odd, 70, 4, 1, 0},
 		{"odd grey q50", odd, 50, 0, 0, 0},
 	}
+	cases := make([]decoderCase, len(tests))
+	for i, tc := range tests {
+		cases[i] = decoderCase{tc.name, encodeSampled(tb, tc.img, tc.q, tc.h, tc.v, tc.ri)}
+	}
+	return cases
+}
+
+func TestDecodeLumaMatchesImageJPEG(t *testing.T) {
 	var dec photo.LumaDecoder
-	for _, tc := range tests {
+	for _, tc := range decoderCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			b := encodeSampled(t, tc.img, tc.q, tc.h, tc.v, tc.ri)
-			ref, err := jpeg.Decode(bytes.NewReader(b))
+			ref, err := jpeg.Decode(bytes.NewReader(tc.b))
 			if err != nil {
 				t.Fatalf("image/jpeg: %v", err)
 			}
-			got, err := dec.Decode(b, 0)
+			got, err := dec.Decode(tc.b, 0)
 			if err != nil {
 				t.Fatalf("DecodeLuma: %v", err)
 			}
