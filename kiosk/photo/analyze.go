@@ -47,7 +47,7 @@ type Analyzer struct {
 	cellScratch   []cellStat
 	prof          []float64
 	patch         []float64
-	tmp           []float32 // landmark searches
+	tmp, tmp2     []float32 // landmark searches (two run side by side)
 }
 
 type cellStat struct {

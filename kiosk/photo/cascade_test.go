@@ -3,9 +3,14 @@ package photo_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"image"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"testing"
+
+	"kioskd/kiosk/photo"
 )
 
 // TestCascadeHashes pins the embedded pigo cascades: pigo does not
@@ -34,6 +39,42 @@ func TestCascadeHashes(t *testing.T) {
 	for _, f := range []string{"LICENSE", "NOTICE"} {
 		if _, err := os.Stat(filepath.Join("cascade", f)); err != nil {
 			t.Errorf("cascade/%s: %v", f, err)
+		}
+	}
+}
+
+// TestRunCascadeSameAsPigo: the detector's scales shared among CPUs give
+// pigo's own detections, in its order, on frames with a face and without
+// one, at camera sizes and a small one, with one CPU and with four.
+func TestRunCascadeSameAsPigo(t *testing.T) {
+	a := newAnalyzer(t)
+	blank := image.NewNRGBA(image.Rect(0, 0, 640, 480))
+	for i := range blank.Pix {
+		blank.Pix[i] = 200
+	}
+	frames := map[string]*image.NRGBA{
+		"720p":    sceneAt(t, 1280, 720, 3),
+		"1080p":   sceneAt(t, 1920, 1080, 3),
+		"900x640": sceneAt(t, 900, 640, 0),
+		"blank":   blank,
+	}
+	for name, img := range frames {
+		w, h := img.Rect.Dx(), img.Rect.Dy()
+		gray := make([]uint8, w*h)
+		for i := range gray {
+			p := img.Pix[4*i : 4*i+3]
+			gray[i] = uint8((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2]) + 500) / 1000)
+		}
+		for _, procs := range []int{1, 4} {
+			old := runtime.GOMAXPROCS(procs)
+			want, got := photo.RunCascadeBoth(a, gray, w, h)
+			runtime.GOMAXPROCS(old)
+			if name != "blank" && len(want) == 0 {
+				t.Fatalf("%s: pigo found nothing; the test needs detections", name)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, %d CPUs: %d detections, pigo %d, or in another order", name, procs, len(got), len(want))
+			}
 		}
 	}
 }

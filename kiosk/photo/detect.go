@@ -2,7 +2,10 @@ package photo
 
 import (
 	"math"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	pigo "github.com/esimov/pigo/core"
 )
@@ -40,7 +43,7 @@ func (a *Analyzer) detectFaces(p *pixels, minQ float64) []face {
 	}
 	// Angle 0 only: pigo's rotated classifier misses faces on the right
 	// half of landscape frames, and roll is measured from the pupils.
-	dets := a.cs.face.RunCascade(params, 0)
+	dets := runCascade(a.cs.face, params)
 	dets = a.cs.face.ClusterDetections(dets, detIoU)
 	a.faces = a.faces[:0]
 	for _, d := range dets {
@@ -87,31 +90,53 @@ func (a *Analyzer) locate(p *pixels, f face, g *Geometry) {
 	im := p.plane()
 	s := f.side
 	// The pupil search windows: pigo's proportions of the face box.
-	lp, tmp := a.cs.pupil.search(im, float32(f.y-0.075*s), float32(f.x-0.175*s), float32(0.25*s), false, a.tmp)
-	rp, tmp := a.cs.pupil.search(im, float32(f.y-0.075*s), float32(f.x+0.185*s), float32(0.25*s), false, tmp)
+	var lp, rp Point
+	both(func() {
+		lp, a.tmp = a.cs.pupil.search(im, float32(f.y-0.075*s), float32(f.x-0.175*s), float32(0.25*s), false, a.tmp)
+	}, func() {
+		rp, a.tmp2 = a.cs.pupil.search(im, float32(f.y-0.075*s), float32(f.x+0.185*s), float32(0.25*s), false, a.tmp2)
+	})
 	g.EyesFound = plausiblePupils(lp, rp, f) && darkPupil(p, lp, rp) && darkPupil(p, rp, lp)
 	if !g.EyesFound {
 		lp = Point{f.x - 0.18*s, f.y - 0.075*s}
 		rp = Point{f.x + 0.18*s, f.y - 0.075*s}
 	}
 	g.Pupils = [2]Point{lp, rp}
-	pt := func(c *flpCascade, flip bool) Point {
-		var q Point
-		q, tmp = c.landmark(im, lp, rp, flip, tmp)
-		return q
-	}
 	// The live loop locates only the two landmarks the checks use; Full
 	// adds the mouth outline.
-	g.Landmarks = Landmarks{
-		NoseTip:  pt(a.cs.nose, false),
-		UpperLip: pt(a.cs.lip, false),
-	}
+	lm := &g.Landmarks
+	both(func() {
+		lm.NoseTip, a.tmp = a.cs.nose.landmark(im, lp, rp, false, a.tmp)
+	}, func() {
+		lm.UpperLip, a.tmp2 = a.cs.lip.landmark(im, lp, rp, false, a.tmp2)
+	})
 	if a.Full {
-		g.Landmarks.LowerLip = ptPtr(pt(a.cs.lower, false))
-		g.Landmarks.MouthLeft = ptPtr(pt(a.cs.mouth, false))
-		g.Landmarks.MouthRight = ptPtr(pt(a.cs.mouth, true))
+		var lower, left, right Point
+		both(func() {
+			lower, a.tmp = a.cs.lower.landmark(im, lp, rp, false, a.tmp)
+			right, a.tmp = a.cs.mouth.landmark(im, lp, rp, true, a.tmp)
+		}, func() {
+			left, a.tmp2 = a.cs.mouth.landmark(im, lp, rp, false, a.tmp2)
+		})
+		lm.LowerLip, lm.MouthLeft, lm.MouthRight = &lower, &left, &right
 	}
-	a.tmp = tmp
+}
+
+// both runs f and g, side by side when there is more than one CPU, and
+// returns when both are done. They must not share what they write.
+func both(f, g func()) {
+	if runtime.GOMAXPROCS(0) == 1 {
+		f()
+		g()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g()
+	}()
+	f()
+	<-done
 }
 
 // plausiblePupils: inter-pupil distance 0.25-0.5 of the box side, both
@@ -151,4 +176,42 @@ func darkPupil(p *pixels, e, other Point) bool {
 // darkPupilRatio: pupil-to-cheek luma ratio below which a pupil is real.
 const darkPupilRatio = 0.6
 
-func ptPtr(p Point) *Point { return &p }
+// runCascade is c.RunCascade(cp, 0) with its scales shared among the CPUs
+// (at most four): the detections are the same, in the same order (each
+// scale's, scale after scale), so clustering gives the same faces. The
+// scales follow RunCascade's own step (TestRunCascadeSameAsPigo); the
+// small ones, which cost the most, are taken first.
+func runCascade(c *pigo.Pigo, cp pigo.CascadeParams) []pigo.Detection {
+	var scales []int
+	for s := cp.MinSize; s <= cp.MaxSize; s = int(float64(s) + math.Max(2, float64(s)*cp.ScaleFactor-float64(s))) {
+		scales = append(scales, s)
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4, len(scales))
+	if workers <= 1 {
+		return c.RunCascade(cp, 0)
+	}
+	per := make([][]pigo.Detection, len(scales))
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for range workers {
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(scales) {
+					return
+				}
+				one := cp
+				one.MinSize, one.MaxSize = scales[i], scales[i]
+				per[i] = c.RunCascade(one, 0)
+			}
+		}()
+	}
+	wg.Wait()
+	var all []pigo.Detection
+	for _, d := range per {
+		all = append(all, d...)
+	}
+	return all
+}

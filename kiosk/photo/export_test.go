@@ -1,6 +1,10 @@
 package photo
 
-import "image"
+import (
+	"image"
+
+	pigo "github.com/esimov/pigo/core"
+)
 
 // Test hooks for the external tests of the live loop's JPEG decoder.
 
@@ -49,3 +53,14 @@ func DecodeImage(b []byte, maxPixels int) (img image.Image, maxCoef int64, err e
 	return img, d.frame.maxCoef, err
 }
 
+// RunCascadeBoth runs the face cascade over a grey picture with the
+// detector's parameters both ways: pigo's RunCascade and runCascade.
+func RunCascadeBoth(a *Analyzer, gray []uint8, w, h int) (pigoDets, ours []pigo.Detection) {
+	short := min(w, h)
+	cp := pigo.CascadeParams{
+		MinSize: max(int(float64(short)*minFaceFrac), 24), MaxSize: short,
+		ShiftFactor: detShift, ScaleFactor: detScale,
+		ImageParams: pigo.ImageParams{Pixels: gray, Rows: h, Cols: w, Dim: w},
+	}
+	return a.cs.face.RunCascade(cp, 0), runCascade(a.cs.face, cp)
+}

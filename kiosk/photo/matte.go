@@ -825,12 +825,14 @@ func erode(cls []uint8, w, h int, c uint8, r int, sc *matteScratch) []uint8 {
 	var t satCount
 	t.build(in, w, h, &sc.cnt2)
 	out := growU8(&sc.mask2, len(cls))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			k, area := t.count(x, y, r)
-			out[y*w+x] = b2u(k == area)
+	parallelRows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := 0; x < w; x++ {
+				k, area := t.count(x, y, r)
+				out[y*w+x] = b2u(k == area)
+			}
 		}
-	}
+	})
 	return out
 }
 
@@ -844,12 +846,14 @@ func dilate(cls []uint8, w, h, r int, sc *matteScratch) []uint8 {
 	var t satCount
 	t.build(in, w, h, &sc.cnt2)
 	out := growU8(&sc.mask, len(cls))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			k, _ := t.count(x, y, r)
-			out[y*w+x] = b2u(k > 0)
+	parallelRows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := 0; x < w; x++ {
+				k, _ := t.count(x, y, r)
+				out[y*w+x] = b2u(k > 0)
+			}
 		}
-	}
+	})
 	return out
 }
 
