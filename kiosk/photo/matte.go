@@ -65,7 +65,11 @@ func (m *wallModel) at(x, y int) (r, g, b float64) {
 		pr, pg, pb := m.plate.at(x, y)
 		return m.gain[0] * float64(pr), m.gain[1] * float64(pg), m.gain[2] * float64(pb)
 	}
-	t := polyTerms(float64(x), float64(y), m.w, m.h)
+	return m.atTerms(polyTerms(float64(x), float64(y), m.w, m.h))
+}
+
+// atTerms is the quadratic surface at the point of the terms t.
+func (m *wallModel) atTerms(t [6]float64) (r, g, b float64) {
 	var c [3]float64
 	for ch := range c {
 		for k, tk := range t {
@@ -113,6 +117,20 @@ func fitWall(img, plate *rgbPlane, samples [][2]int) *wallModel {
 	}
 	res := make([]float64, 0, len(samples))
 	dist := make([]float64, len(samples))
+	// The samples' terms of the surface, and colours, do not change from
+	// round to round.
+	var terms [][6]float64
+	cols := make([][3]float64, len(samples))
+	for i, p := range samples {
+		r, g, b := img.at(p[0], p[1])
+		cols[i] = [3]float64{float64(r), float64(g), float64(b)}
+	}
+	if plate == nil {
+		terms = make([][6]float64, len(samples))
+		for i, p := range samples {
+			terms[i] = polyTerms(float64(p[0]), float64(p[1]), img.w, img.h)
+		}
+	}
 	for round := 0; round < 3; round++ {
 		if plate != nil {
 			var num, den [3]float64
@@ -135,12 +153,20 @@ func fitWall(img, plate *rgbPlane, samples [][2]int) *wallModel {
 				}
 			}
 		} else {
-			m.coef = fitQuadratic(img, samples, keep)
+			m.coef = fitQuadratic(terms, cols, keep)
 		}
 		// Residuals; reject beyond 3 sigma (robust), at least 4 levels.
 		res = res[:0]
 		for i, p := range samples {
-			dist[i] = m.dist(img, p[0], p[1])
+			var br, bg, bb float64
+			if plate != nil {
+				br, bg, bb = m.at(p[0], p[1])
+			} else {
+				br, bg, bb = m.atTerms(terms[i])
+			}
+			c := cols[i]
+			dr, dg, db := c[0]-br, c[1]-bg, c[2]-bb
+			dist[i] = math.Sqrt((dr*dr + dg*dg + db*db) / 3)
 			if keep[i] {
 				res = append(res, dist[i])
 			}
@@ -156,10 +182,9 @@ func fitWall(img, plate *rgbPlane, samples [][2]int) *wallModel {
 	}
 	// The wall's own colour: the median of the inliers.
 	var ch [3][]float64
-	for i, p := range samples {
+	for i, c := range cols {
 		if keep[i] {
-			r, g, b := img.at(p[0], p[1])
-			ch[0], ch[1], ch[2] = append(ch[0], float64(r)), append(ch[1], float64(g)), append(ch[2], float64(b))
+			ch[0], ch[1], ch[2] = append(ch[0], c[0]), append(ch[1], c[1]), append(ch[2], c[2])
 		}
 	}
 	for c := range ch {
@@ -213,32 +238,28 @@ func nthSmallest(a []float64, k int) float64 {
 	return a[k]
 }
 
-// dist is the RMS channel difference between the picture and the wall.
-func (m *wallModel) dist(img *rgbPlane, x, y int) float64 {
-	r, g, b := img.at(x, y)
-	br, bg, bb := m.at(x, y)
-	dr, dg, db := float64(r)-br, float64(g)-bg, float64(b)-bb
-	return math.Sqrt((dr*dr + dg*dg + db*db) / 3)
-}
-
-// fitQuadratic solves the least-squares quadratic surface per channel.
-func fitQuadratic(img *rgbPlane, samples [][2]int, keep []bool) [3][6]float64 {
+// fitQuadratic solves the least-squares quadratic surface per channel,
+// from the kept samples' terms and colours.
+func fitQuadratic(terms [][6]float64, cols [][3]float64, keep []bool) [3][6]float64 {
 	var ata [6][6]float64
 	var atb [3][6]float64
-	for i, p := range samples {
+	for i, t := range terms {
 		if !keep[i] {
 			continue
 		}
-		t := polyTerms(float64(p[0]), float64(p[1]), img.w, img.h)
-		r, g, b := img.at(p[0], p[1])
-		c := [3]float64{float64(r), float64(g), float64(b)}
+		c := cols[i]
 		for j := 0; j < 6; j++ {
-			for k := 0; k < 6; k++ {
+			for k := j; k < 6; k++ { // symmetric: the lower half below
 				ata[j][k] += t[j] * t[k]
 			}
 			for ch := 0; ch < 3; ch++ {
 				atb[ch][j] += t[j] * c[ch]
 			}
+		}
+	}
+	for j := 1; j < 6; j++ {
+		for k := 0; k < j; k++ {
+			ata[j][k] = ata[k][j]
 		}
 	}
 	// A little ridge keeps the solve stable when the samples cover only

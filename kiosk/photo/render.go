@@ -201,31 +201,28 @@ func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, 
 	sc := renderPool.Get().(*renderScratch)
 	defer renderPool.Put(sc)
 	readRow := rowReader(img, turns, x0, y0, rw)
-	var roi []uint8
 	// A strong reduction (a 12 MP still) averages k x k blocks as it
 	// reads, so that the Lanczos kernel still spans at least 2 region
 	// pixels per output pixel but reads k^2 times fewer: the box adds a
 	// blur of a sixth of an output pixel at most.
 	if k := int(1 / max(sx, 1e-9) / 2); k >= 2 {
+		var roi []uint8
 		roi, rw, rh = readReduced(readRow, rw, rh, k, &sc.roi)
 		// Region coordinates: the reduced pixel j spans [j*k, (j+1)*k).
 		tx = makeTaps((crop.X-float64(x0))/float64(k), sx*float64(k), w, rw)
 		ty = makeTaps((crop.Y-float64(y0))/float64(k), sy*float64(k), h, rh)
 		x0, y0 = 0, 0
-	} else {
-		roi = growU8(&sc.roi, 3*rw*rh)
-		parallelRows(rh, func(v0, v1 int) {
-			for v := v0; v < v1; v++ {
-				readRow(v, roi[3*v*rw:3*(v+1)*rw])
-			}
-		})
+		readRow = func(v int, dst []uint8) { copy(dst, roi[3*v*rw:3*(v+1)*rw]) }
 	}
-	// Horizontal pass: every region row to w columns.
+	// Horizontal pass: every region row, read as it is needed, to w
+	// columns.
 	tmp := growF32(&sc.tmp, 3*w*rh) // every value is written
 	parallelRows(rh, func(v0, v1 int) {
+		row := make([]uint8, 3*rw)
 		src := make([]float32, 3*rw) // the row as floats, converted once
 		for v := v0; v < v1; v++ {
-			for i, p := range roi[3*v*rw : 3*(v+1)*rw] {
+			readRow(v, row)
+			for i, p := range row {
 				src[i] = float32(p)
 			}
 			dst := tmp[3*v*w : 3*(v+1)*w]

@@ -300,11 +300,14 @@ func (a *Analyzer) Standardize(img image.Image, opt StandardizeOptions) (Result,
 // composite writes alpha*fg + (1-alpha)*T into out, T the spec's colour.
 func composite(out, fg *rgbPlane, alpha []float32, spec Spec) {
 	t := [3]float32{float32(spec.Background.R), float32(spec.Background.G), float32(spec.Background.B)}
-	for i, a := range alpha {
-		for c := 0; c < 3; c++ {
-			out.pix[3*i+c] = a*fg.pix[3*i+c] + (1-a)*t[c]
+	parallelRows(out.h, func(y0, y1 int) {
+		for i := y0 * out.w; i < y1*out.w; i++ {
+			a := alpha[i]
+			for c := 0; c < 3; c++ {
+				out.pix[3*i+c] = a*fg.pix[3*i+c] + (1-a)*t[c]
+			}
 		}
-	}
+	})
 }
 
 func alphaImage(alpha []float32, w, h int) *image.Gray {
