@@ -193,3 +193,44 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeImageAfterBrokenFrames: a scan that breaks off halfway leaves
+// nothing behind for the next picture, in either mode (both reuse their
+// coefficient buffers).
+func TestDecodeImageAfterBrokenFrames(t *testing.T) {
+	good := decoderCases(t)[0].b
+	ref, err := jpeg.Decode(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := append([]byte(nil), good[:len(good)*2/3]...)
+	garbled := append([]byte(nil), good...)
+	for i := len(garbled) / 2; i < len(garbled)-2; i += 7 {
+		garbled[i] = 0xA5 // invalid codes, not markers
+	}
+	var live photo.LumaDecoder // the live loop's: one decoder for every frame
+	for i := 0; i < 20; i++ {
+		for _, b := range [][]byte{broken, garbled} {
+			if _, _, err := photo.DecodeImage(b, 0); err == nil {
+				t.Fatal("a broken frame decoded")
+			}
+			if _, err := live.Decode(b, 0); err == nil {
+				t.Fatal("a broken frame decoded (live)")
+			}
+		}
+		planes, err := live.Decode(good, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dy, _ := compareLuma(t, planes, ref); dy > 2 {
+			t.Fatalf("after broken frames, the live decoder's luma differs from image/jpeg by %d levels", dy)
+		}
+		got, _, err := photo.DecodeImage(good, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := comparePictures(t, got, ref); d > 2 {
+			t.Fatalf("after broken frames, samples differ from image/jpeg by %d levels", d)
+		}
+	}
+}

@@ -21,8 +21,8 @@ import (
 // camera frame and skips the chroma planes' stores altogether.
 //
 // Decode's (full): every block transformed, the picture image/jpeg would
-// give (decodeImage), with the transforms of each MCU row handed to
-// workers on the other CPUs while the next row is entropy-decoded. A
+// give (decodeImage), with the transforms handed to workers on the other
+// CPUs while the entropy decoding reads on. A
 // 1920x1080 camera frame decodes in about a third of image/jpeg's time.
 //
 // It handles what UVC cameras send: baseline (SOF0) or extended sequential
@@ -613,21 +613,17 @@ func checkTail(b []byte) error {
 // decodeScan decodes the interleaved scan whose entropy-coded data start
 // at data[0], and returns where its reading stopped (the data after it
 // hold at most padding bits before the next marker). A full decode on
-// several CPUs hands each MCU row's coefficients to transform workers
-// while it reads the next row (rowPipe): the entropy decoding is serial,
-// the transforms are most of the work.
+// several CPUs hands runs of decoded blocks to transform workers while it
+// reads on (blockPipe): the entropy decoding is serial, the transforms are
+// most of the work.
 func (d *lumaDecoder) decodeScan(data []byte) (n int, err error) {
 	f := &d.frame
 	r := bitReader{data: data}
 	var pred [3]int32
 	y := d.comp[0]
-	var pipe *rowPipe
-	if d.full && d.myy > 1 && runtime.GOMAXPROCS(0) > 1 {
-		per := int(y.h) * int(y.v)
-		if !f.gray {
-			per += 2
-		}
-		pipe = d.startPipe(d.mxx * per)
+	var pipe *blockPipe
+	if d.full && d.mxx*d.myy > 1 && runtime.GOMAXPROCS(0) > 1 {
+		pipe = d.startPipe()
 		defer pipe.finish()
 	}
 	// decodeBlock entropy-decodes one block bound for plane ci at off and
@@ -647,7 +643,9 @@ func (d *lumaDecoder) decodeScan(data []byte) (n int, err error) {
 			return nil
 		}
 		pipe.cur.job[pipe.cur.n] = job
-		pipe.cur.n++
+		if pipe.cur.n++; pipe.cur.n == len(pipe.cur.job) {
+			pipe.send()
+		}
 		return nil
 	}
 	nextRST := 0
@@ -702,9 +700,9 @@ func (d *lumaDecoder) decodeScan(data []byte) (n int, err error) {
 				return 0, fmt.Errorf("%w: entropy-coded data cut short", errLumaUnsupported)
 			}
 		}
-		if pipe != nil {
-			pipe.send()
-		}
+	}
+	if pipe != nil && pipe.cur.n > 0 {
+		pipe.send()
 	}
 	if d.acOr != 0 {
 		f.maxCoef = max(f.maxCoef, int64(1)<<bits.Len32(d.acOr)*d.qmax)
@@ -740,29 +738,32 @@ func (d *lumaDecoder) render(blk, ws *[64]float32, job blockJob) {
 	*blk = [64]float32{}
 }
 
-// rowPipe carries MCU rows of coefficients from the entropy decoder to
-// the transform workers, in a ring of rows that bounds the memory.
-type rowPipe struct {
-	free, work chan *mcuRow
-	cur        *mcuRow // the row being filled
+// blockPipe carries runs of entropy-decoded blocks to the transform
+// workers, in a ring of runs that bounds the memory whatever the width.
+type blockPipe struct {
+	free, work chan *blockRun
+	cur        *blockRun // the run being filled
 	wg         sync.WaitGroup
 }
 
-// mcuRow holds one MCU row's blocks: coefficients and where they go.
-type mcuRow struct {
+// pipeRun is the number of blocks in a run: 512 blocks (128 KB of
+// coefficients) are about one MCU row of a 1080p 4:2:2 frame.
+const pipeRun = 512
+
+// blockRun holds blocks in decoding order: coefficients and where they go.
+type blockRun struct {
 	n    int
-	coef [][64]float32
-	job  []blockJob
+	coef [pipeRun][64]float32
+	job  [pipeRun]blockJob
 }
 
-// startPipe starts one transform worker per CPU (at most four) with rows
-// of perRow blocks.
-func (d *lumaDecoder) startPipe(perRow int) *rowPipe {
+// startPipe starts one transform worker per CPU (at most four).
+func (d *lumaDecoder) startPipe() *blockPipe {
 	workers := min(runtime.GOMAXPROCS(0), 4)
-	rows := 2*workers + 2
-	p := &rowPipe{free: make(chan *mcuRow, rows), work: make(chan *mcuRow, rows)}
-	for range rows {
-		p.free <- &mcuRow{coef: make([][64]float32, perRow), job: make([]blockJob, perRow)}
+	runs := 2*workers + 2
+	p := &blockPipe{free: make(chan *blockRun, runs), work: make(chan *blockRun, runs)}
+	for range runs {
+		p.free <- runPool.Get().(*blockRun)
 	}
 	p.wg.Add(workers)
 	for range workers {
@@ -782,18 +783,28 @@ func (d *lumaDecoder) startPipe(perRow int) *rowPipe {
 	return p
 }
 
-// send hands the filled row to the workers and takes a free one.
-func (p *rowPipe) send() {
+// send hands the filled run to the workers and takes a free one.
+func (p *blockPipe) send() {
 	p.work <- p.cur
 	p.cur = <-p.free
 }
 
-// finish waits for the workers to transform every row sent. A row left
-// half filled (the scan failed) is dropped with its decode.
-func (p *rowPipe) finish() {
+// finish waits for the workers to transform every run sent, and gives
+// the runs back to the pool, zero. A run left half filled (the scan
+// failed) is dropped with its decode.
+func (p *blockPipe) finish() {
 	close(p.work)
 	p.wg.Wait()
+	clear(p.cur.coef[:p.cur.n])
+	p.cur.n = 0
+	runPool.Put(p.cur)
+	for len(p.free) > 0 {
+		runPool.Put(<-p.free)
+	}
 }
+
+// runPool keeps block runs between decodes; a run in the pool is zero.
+var runPool = sync.Pool{New: func() any { return new(blockRun) }}
 
 // blockCoefs entropy-decodes one block of component sc.ci into blk, which
 // must be zero: the coefficients dequantized and scaled for idct, and the
