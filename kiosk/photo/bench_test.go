@@ -1,6 +1,9 @@
 package photo_test
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
 	"runtime"
 	"testing"
 	"time"
@@ -102,25 +105,37 @@ func TestHeapFlat(t *testing.T) {
 	}
 }
 
-func benchDecode(b *testing.B, w, h int) {
+func benchDecode(b *testing.B, w, h int, decode func([]byte) (image.Image, error)) {
 	frame := benchFrame(b, w, h)
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		if _, err := photo.Decode(frame, 0); err != nil {
+		if _, err := decode(frame); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/frame")
 }
 
-// BenchmarkDecode720p is image/jpeg's decode (Decode), which AnalyzeBytes
-// now uses only for frames its own decoder refuses; BenchmarkDecodeLuma720p
-// is the decode share of BenchmarkAnalyze720p.
-func BenchmarkDecode720p(b *testing.B) { benchDecode(b, 1280, 720) }
+func decodeStation(b []byte) (image.Image, error) { return photo.Decode(b, 0) }
+
+func decodeStdlib(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
+
+// BenchmarkDecode720p is Decode: the header check, then the station's own
+// full decode of a baseline frame, its transforms on every CPU (what
+// capture and standardization use); BenchmarkDecodeLuma720p is the live
+// loop's decode, the decode share of BenchmarkAnalyze720p.
+func BenchmarkDecode720p(b *testing.B) { benchDecode(b, 1280, 720, decodeStation) }
 
 // BenchmarkDecode1080p: the same at 1920x1080.
-func BenchmarkDecode1080p(b *testing.B) { benchDecode(b, 1920, 1080) }
+func BenchmarkDecode1080p(b *testing.B) { benchDecode(b, 1920, 1080, decodeStation) }
+
+// BenchmarkDecodeStdlib720p is image/jpeg on the same frame, for
+// comparison (what Decode used before it had its own decoder).
+func BenchmarkDecodeStdlib720p(b *testing.B) { benchDecode(b, 1280, 720, decodeStdlib) }
+
+// BenchmarkDecodeStdlib1080p: the same at 1920x1080.
+func BenchmarkDecodeStdlib1080p(b *testing.B) { benchDecode(b, 1920, 1080, decodeStdlib) }
 
 // benchAnalyzeImage is the analysis alone, on a decoded frame.
 func benchAnalyzeImage(b *testing.B, w, h int) {

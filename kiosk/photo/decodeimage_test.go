@@ -16,7 +16,7 @@ import (
 // TestDecodeImageMatchesImageJPEG: Decode's own baseline decoder gives the
 // picture image/jpeg gives, in the same layout (type, bounds, subsampling,
 // strides), every sample within 2 levels, the same on one CPU as on
-// several; and Decode uses it.
+// several, with the live loop's luma exactly; and Decode uses it.
 func TestDecodeImageMatchesImageJPEG(t *testing.T) {
 	for _, tc := range decoderCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,6 +39,15 @@ func TestDecodeImageMatchesImageJPEG(t *testing.T) {
 			}
 			if comparePictures(t, via, got) != 0 {
 				t.Error("Decode's picture is not its own decoder's")
+			}
+			// The live loop's decode has the very same luma.
+			var live photo.LumaDecoder
+			planes, err := live.Decode(tc.b, 0)
+			if err != nil {
+				t.Fatalf("live decode: %v", err)
+			}
+			if dy, _ := compareLuma(t, planes, got); dy != 0 {
+				t.Errorf("the live loop's luma differs from the full decode's by up to %d levels", dy)
 			}
 			// One CPU: the transforms inline, not in workers.
 			old := runtime.GOMAXPROCS(1)
@@ -144,20 +153,6 @@ func comparePictures(tb testing.TB, got, ref image.Image) int {
 		tb.Fatalf("image/jpeg decodes %T", ref)
 	}
 	return d
-}
-
-// BenchmarkDecodeImage1080p is Decode's own baseline decoder on the
-// 1920x1080 camera frame (compare BenchmarkDecode1080p, which adds the
-// header check, and image/jpeg's time noted there).
-func BenchmarkDecodeImage1080p(b *testing.B) {
-	frame := benchFrame(b, 1920, 1080)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := photo.DecodeImage(frame, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/frame")
 }
 
 // FuzzDecodeImage: any bytes give an error or a picture, never a panic;
