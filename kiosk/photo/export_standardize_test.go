@@ -13,18 +13,19 @@ func NthSmallest(a []float64, k int) float64 { return nthSmallest(a, k) }
 // uses.
 func SlideMeans(plane []float64, w, h, r int) []float64 {
 	out := make([]float64, w*h)
-	fill := func(y int, row []float64) { copy(row, plane[y*w:(y+1)*w]) }
-	boxRows(w, h, 1, r, 0, w, 0, h, fill, func(y int, s *slideBox) {
+	fill := func(y, c0, c1 int, row []float64) { copy(row, plane[y*w+c0:y*w+c1]) }
+	all := func(sx0, sx1, y int) bool { return true }
+	boxStrips(w, h, 1, r, 0, w, 0, h, all, fill, func(y, sx0, sx1 int, s *slideBox) {
 		var m [1]float64
 		// every other pixel first, then the rest: both the sliding and the
 		// fresh window sums are exercised
 		for _, start := range []int{0, 1} {
-			for x := start; x < w; x += 2 {
+			for x := sx0 + start; x < sx1; x += 2 {
 				s.mean(x, m[:])
 				out[y*w+x] = m[0]
 			}
 		}
-		for x := 0; x < w; x++ {
+		for x := sx0; x < sx1; x++ {
 			s.mean(x, m[:])
 			if d := m[0] - out[y*w+x]; d > 1e-9 || d < -1e-9 {
 				out[y*w+x] = -1 // the two ways disagree

@@ -2,8 +2,10 @@ package photo
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Background replacement, in output pixels (after the crop and scale):
@@ -374,9 +376,24 @@ type slideBox struct {
 }
 
 func newSlideBox(w, h, k, r, x0, x1 int, fill func(y int, row []float64)) *slideBox {
-	n := k * (x1 - x0)
-	return &slideBox{w: w, h: h, k: k, r: r, x0: x0, x1: x1, fill: fill,
-		ring: make([]float64, (2*r+1)*n), col: make([]float64, n), tmp: make([]float64, n), win: make([]float64, k), y: -1, lastX: -2}
+	s := &slideBox{w: w, h: h, k: k, r: r, win: make([]float64, k)}
+	s.reset(x0, x1, fill)
+	return s
+}
+
+// reset makes s sum the columns [x0, x1) of new rows, reusing its memory.
+func (s *slideBox) reset(x0, x1 int, fill func(y int, row []float64)) {
+	n := s.k * (x1 - x0)
+	s.x0, s.x1, s.fill, s.y, s.lastX = x0, x1, fill, -1, -2
+	s.ring = growF64(s.ring, (2*s.r+1)*n)
+	s.col, s.tmp = growF64(s.col, n), growF64(s.tmp, n)
+}
+
+func growF64(b []float64, n int) []float64 {
+	if cap(b) < n {
+		return make([]float64, n)
+	}
+	return b[:n]
 }
 
 // slot is the ring row holding picture row y.
@@ -465,17 +482,69 @@ func (s *slideBox) mean(x int, out []float64) {
 	}
 }
 
-// boxRows calls eval for the rows [y0, y1), split over goroutines, each
-// with its own sliding window of k planes (radius r, columns [x0, x1)).
-// fill must only read, and eval write only its row's results.
-func boxRows(w, h, k, r, x0, x1, y0, y1 int, fill func(y int, row []float64), eval func(y int, s *slideBox)) {
-	parallelRows(y1-y0, func(v0, v1 int) {
-		s := newSlideBox(w, h, k, r, x0, x1, fill)
-		for y := y0 + v0; y < y0+v1; y++ {
-			s.seek(y)
-			eval(y, s)
+// boxStrips evaluates box means of k planes with radius r where they are
+// needed. The columns [x0, x1) are cut into strips (48 columns, or 4r when
+// that is wider); a strip visits only the rows of [y0, y1) for which
+// need(sx0, sx1, y) holds, with a sliding window over its own columns and
+// the radius around them. Near the person's outline, where the matte's
+// statistics are needed, that is a small part of the picture. Strips are
+// shared among goroutines: fill(y, c0, c1, row) writes the k values of
+// the columns [c0, c1) of row y at row[(x-c0)*k:] and may only read;
+// eval(y, sx0, sx1, s) evaluates the row's pixels in [sx0, sx1) with
+// s.mean and writes only their results.
+func boxStrips(w, h, k, r, x0, x1, y0, y1 int, need func(sx0, sx1, y int) bool,
+	fill func(y, c0, c1 int, row []float64), eval func(y, sx0, sx1 int, s *slideBox)) {
+	if x1 <= x0 || y1 <= y0 {
+		return
+	}
+	sw := max(48, 4*r)
+	strips := (x1 - x0 + sw - 1) / sw
+	var next atomic.Int32
+	work := func() {
+		var s *slideBox
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= strips {
+				return
+			}
+			sx0 := x0 + i*sw
+			sx1 := min(sx0+sw, x1)
+			c0, c1 := max(sx0-r, 0), min(sx1+r, w)
+			rowFill := func(y int, row []float64) { fill(y, c0, c1, row) }
+			started := false
+			for y := y0; y < y1; y++ {
+				if !need(sx0, sx1, y) {
+					continue
+				}
+				if !started {
+					if s == nil {
+						s = newSlideBox(w, h, k, r, c0, c1, rowFill)
+					} else {
+						s.reset(c0, c1, rowFill)
+					}
+					started = true
+				}
+				s.seek(y)
+				eval(y, sx0, sx1, s)
+			}
 		}
-	})
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4, strips)
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	for range workers - 1 {
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+}
+
+// anySet reports whether mask row y has a pixel equal to v in [x0, x1).
+func anySet(mask []uint8, w, y, x0, x1 int, v uint8) bool {
+	return slices.Contains(mask[y*w+x0:y*w+x1], v)
 }
 
 // satCount counts the set pixels of a 0/1 mask over any window.
@@ -502,6 +571,18 @@ func (t *satCount) build(mask []uint8, w, h int, buf *[]int32) {
 			cur[x+1] = prev[x+1] + run
 		}
 	}
+}
+
+// any reports whether a pixel of [x0, x1) x [y0, y1), clamped to the
+// picture, is set.
+func (t *satCount) any(x0, y0, x1, y1 int) bool {
+	x0, x1 = max(x0, 0), min(x1, t.w)
+	y0, y1 = max(y0, 0), min(y1, t.h)
+	if x1 <= x0 || y1 <= y0 {
+		return false
+	}
+	s, st := t.s, t.w+1
+	return s[y1*st+x1]-s[y0*st+x1]-s[y1*st+x0]+s[y0*st+x0] > 0
 }
 
 // count returns the set pixels in the clamped window of radius r at (x,
@@ -596,20 +677,18 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 	var ec satCount
 	ec.build(e, w, h, &sc.cnt)
 	near := func(x, y, d int) bool { c, _ := ec.count(x, y, d); return c > 0 }
-	// Statistics over the region the a, b windows reach: 4r around edges.
-	reg := eb.grow(4*r, w, h)
 	const (
 		kR, kG, kB, kP               = 0, 1, 2, 3
 		kRP, kGP, kBP                = 4, 5, 6
 		kRR, kRG, kRB, kGG, kGB, kBB = 7, 8, 9, 10, 11, 12
 		nk                           = 13
 	)
-	fillStats := func(y int, row []float64) {
-		for x := reg.x0; x < reg.x1; x++ {
+	fillStats := func(y, c0, c1 int, row []float64) {
+		for x := c0; x < c1; x++ {
 			i := y*w + x
 			r, g, b := float64(guide.pix[3*i])/255, float64(guide.pix[3*i+1])/255, float64(guide.pix[3*i+2])/255
 			pv := float64(p[i])
-			o := row[(x-reg.x0)*nk : (x-reg.x0+1)*nk]
+			o := row[(x-c0)*nk : (x-c0+1)*nk]
 			o[kR], o[kG], o[kB], o[kP] = r, g, b, pv
 			o[kRP], o[kGP], o[kBP] = r*pv, g*pv, b*pv
 			o[kRR], o[kRG], o[kRB], o[kGG], o[kGB], o[kBB] = r*r, r*g, r*b, g*g, g*b, b*b
@@ -622,19 +701,30 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 	ab := growF32(&sc.ab, 4*aw*(areg.y1-areg.y0))
 	clear(ab)
 	fe := float64(eps)
-	boxRows(w, h, nk, r, reg.x0, reg.x1, areg.y0, areg.y1, fillStats, func(y int, s *slideBox) {
+	// Within 3r of an edge but not r, p is constant over the window: the
+	// fit is a = 0, b = p.
+	parallelRows(areg.y1-areg.y0, func(v0, v1 int) {
+		for v := v0; v < v1; v++ {
+			y := areg.y0 + v
+			for x := areg.x0; x < areg.x1; x++ {
+				if near(x, y, 3*r) && !near(x, y, r) {
+					ab[4*(v*aw+x-areg.x0)+3] = p[y*w+x]
+				}
+			}
+		}
+	})
+	// Within r: the fit on the window's statistics.
+	edgeWithin := func(d int) func(sx0, sx1, y int) bool {
+		return func(sx0, sx1, y int) bool { return ec.any(sx0-d, y-d, sx1+d, y+d+1) }
+	}
+	boxStrips(w, h, nk, r, areg.x0, areg.x1, areg.y0, areg.y1, edgeWithin(r), fillStats, func(y, sx0, sx1 int, s *slideBox) {
 		var m [nk]float64
 		v := y - areg.y0
-		for x := areg.x0; x < areg.x1; x++ {
-			if !near(x, y, 3*r) {
+		for x := sx0; x < sx1; x++ {
+			if !near(x, y, r) {
 				continue
 			}
 			o := ab[4*(v*aw+x-areg.x0):]
-			if !near(x, y, r) {
-				// p is constant over the window: the fit is a = 0, b = p
-				o[3] = p[y*w+x]
-				continue
-			}
 			s.mean(x, m[:])
 			mp := m[kP]
 			x0 := m[kRP] - m[kR]*mp
@@ -664,16 +754,17 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 			o[0], o[1], o[2], o[3] = float32(a0), float32(a1), float32(a2), float32(mp-a0*m[kR]-a1*m[kG]-a2*m[kB])
 		}
 	})
-	fillAB := func(y int, row []float64) {
-		src := ab[4*(y-areg.y0)*aw : 4*(y-areg.y0+1)*aw]
+	fillAB := func(y, c0, c1 int, row []float64) {
+		base := 4 * ((y-areg.y0)*aw - areg.x0)
+		src := ab[base+4*c0 : base+4*c1]
 		for i, v := range src {
 			row[i] = float64(v)
 		}
 	}
 	qreg := eb.grow(2*r, w, h)
-	boxRows(w, h, 4, r, areg.x0, areg.x1, qreg.y0, qreg.y1, fillAB, func(y int, s *slideBox) {
+	boxStrips(w, h, 4, r, qreg.x0, qreg.x1, qreg.y0, qreg.y1, edgeWithin(2*r), fillAB, func(y, sx0, sx1 int, s *slideBox) {
 		var m [4]float64
-		for x := qreg.x0; x < qreg.x1; x++ {
+		for x := sx0; x < sx1; x++ {
 			if !near(x, y, 2*r) {
 				continue
 			}
@@ -909,12 +1000,10 @@ func localMean(img *rgbPlane, mask []uint8, cls []uint8, w, h int, radii []int, 
 			cnt++
 		}
 	}
-	rmax := slices.Max(radii)
-	reg := nb.grow(rmax, w, h)
-	fill := func(y int, row []float64) {
-		for x := reg.x0; x < reg.x1; x++ {
+	fill := func(y, c0, c1 int, row []float64) {
+		for x := c0; x < c1; x++ {
 			i := y*w + x
-			o := row[4*(x-reg.x0) : 4*(x-reg.x0+1)]
+			o := row[4*(x-c0) : 4*(x-c0+1)]
 			if mask[i] == 0 {
 				o[0], o[1], o[2], o[3] = 0, 0, 0, 0
 				continue
@@ -927,9 +1016,10 @@ func localMean(img *rgbPlane, mask []uint8, cls []uint8, w, h int, radii []int, 
 		if nb = maskBoxEq(need, w, h, 1); nb.empty() {
 			break
 		}
-		boxRows(w, h, 4, r, reg.x0, reg.x1, nb.y0, nb.y1, fill, func(y int, s *slideBox) {
+		waiting := func(sx0, sx1, y int) bool { return anySet(need, w, y, sx0, sx1, 1) }
+		boxStrips(w, h, 4, r, nb.x0, nb.x1, nb.y0, nb.y1, waiting, fill, func(y, sx0, sx1 int, s *slideBox) {
 			var m [4]float64
-			for x := nb.x0; x < nb.x1; x++ {
+			for x := sx0; x < sx1; x++ {
 				i := y*w + x
 				if need[i] != 1 {
 					continue
@@ -973,21 +1063,21 @@ func decontaminate(img, bg *rgbPlane, alpha []float32, w, h int, sc *matteScratc
 		return fg
 	}
 	radii := [2]int{24, 4}
-	reg := sb.grow(radii[0], w, h)
 	src := newRGBPlane(w, h) // the previous pass's colours, read by the windows
 	for _, r := range radii {
 		copy(src.pix, fg.pix)
-		fill := func(y int, row []float64) {
-			for x := reg.x0; x < reg.x1; x++ {
+		fill := func(y, c0, c1 int, row []float64) {
+			for x := c0; x < c1; x++ {
 				i := y*w + x
 				a := float64(alpha[i])
-				o := row[4*(x-reg.x0) : 4*(x-reg.x0+1)]
+				o := row[4*(x-c0) : 4*(x-c0+1)]
 				o[0], o[1], o[2], o[3] = a, a*float64(src.pix[3*i]), a*float64(src.pix[3*i+1]), a*float64(src.pix[3*i+2])
 			}
 		}
-		boxRows(w, h, 4, r, reg.x0, reg.x1, sb.y0, sb.y1, fill, func(y int, s *slideBox) {
+		isSoft := func(sx0, sx1, y int) bool { return anySet(soft, w, y, sx0, sx1, 1) }
+		boxStrips(w, h, 4, r, sb.x0, sb.x1, sb.y0, sb.y1, isSoft, fill, func(y, sx0, sx1 int, s *slideBox) {
 			var m [4]float64
-			for x := sb.x0; x < sb.x1; x++ {
+			for x := sx0; x < sx1; x++ {
 				i := y*w + x
 				if soft[i] == 0 {
 					continue

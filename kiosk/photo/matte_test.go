@@ -527,10 +527,11 @@ func TestNthSmallest(t *testing.T) {
 }
 
 // TestSlideMeans: the sliding window box means equal brute-force means
-// over clamped windows, at the edges too.
+// over clamped windows, at the edges too, and across the strips the
+// columns are cut into.
 func TestSlideMeans(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, tc := range []struct{ w, h, r int }{{17, 13, 2}, {9, 30, 5}, {40, 7, 24}, {1, 1, 3}} {
+	for _, tc := range []struct{ w, h, r int }{{17, 13, 2}, {9, 30, 5}, {40, 7, 24}, {1, 1, 3}, {130, 20, 3}, {200, 9, 24}, {97, 60, 5}} {
 		p := make([]float64, tc.w*tc.h)
 		for i := range p {
 			p[i] = rng.Float64() * 255
@@ -637,17 +638,19 @@ func refGuidedFilter(rgb []float32, w, h int, p []float32, r int, eps float64) [
 }
 
 // TestGuidedFilterBand: the matte evaluates the guided filter only within
-// two radii of alpha's edges; on a picture with large flat alpha areas
-// that gives the full filter's result everywhere.
+// two radii of alpha's edges, strip by strip; on a picture with large flat
+// alpha areas that gives the full filter's result everywhere.
 func TestGuidedFilterBand(t *testing.T) {
-	const w, h, r = 64, 48, 3
+	// Two discs, far apart: several strips, some rows of a strip skipped.
+	const w, h, r = 180, 64, 3
 	rng := rand.New(rand.NewPCG(7, 8))
 	rgb := make([]float32, 3*w*h)
 	p := make([]float32, w*h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			i := y*w + x
-			in := math.Hypot(float64(x-30), float64(y-26)) < 14
+			dist := min(math.Hypot(float64(x-30), float64(y-26)), math.Hypot(float64(x-140), float64(y-44)))
+			in := dist < 14
 			for c := 0; c < 3; c++ {
 				v := 230.0
 				if in {
@@ -655,7 +658,7 @@ func TestGuidedFilterBand(t *testing.T) {
 				}
 				rgb[3*i+c] = float32(v + 6*rng.NormFloat64())
 			}
-			switch d := math.Hypot(float64(x-30), float64(y-26)); {
+			switch d := dist; {
 			case d < 12:
 				p[i] = 1
 			case d < 16:
