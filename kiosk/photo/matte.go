@@ -344,12 +344,14 @@ func (m *wallModel) row(y int, dst []float32) {
 	}
 }
 
-// Box means on summed-area tables. The matte's local statistics are box
-// means (window (2r+1)^2, clamped at the picture's edges: the mean over
-// the pixels inside), but they are needed only near the person's edge:
-// away from it alpha is exactly 0 or 1 and every statistic is flat. A
-// summed-area table costs one pass whatever the radius, and a mean is
-// then four reads at the pixels that need it.
+// Box means. The matte's local statistics are box means (window
+// (2r+1)^2, clamped at the picture's edges: the mean over the pixels
+// inside), but they are needed only near the person's edge: away from it
+// alpha is exactly 0 or 1 and every statistic is flat. Sliding windows
+// (slideBox) cost a few additions per pixel whatever the radius, and
+// boxStrips runs them only over the column strips and rows that hold a
+// pixel needing a mean. Masks are counted over windows with summed-area
+// tables (satCount): four reads per window.
 
 // box is a rectangle [x0, x1) x [y0, y1) of the picture.
 type box struct{ x0, y0, x1, y1 int }
@@ -363,8 +365,9 @@ func (b box) grow(r, w, h int) box {
 
 // slideBox gives box means of k planes with radius r row after row: the
 // column sums over a window of 2r+1 rows slide down the picture (a ring
-// of those rows is kept), and a window sum slides along the row. Memory is a few rows, whatever the picture's size. Rows must
-// be visited in increasing order.
+// of those rows is kept), and a window sum slides along the row. Memory
+// is a few rows of its columns, whatever the picture's size. Rows must be
+// visited in increasing order.
 type slideBox struct {
 	w, h, k, r int
 	x0, x1     int // the summed columns; windows must lie inside
@@ -658,18 +661,16 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 	copy(q, p)
 	// Edge pixels: p differs from a 4-neighbour.
 	e := growU8(&sc.mask, n)
-	clear(e)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			if x+1 < w && p[i] != p[i+1] {
-				e[i], e[i+1] = 1, 1
-			}
-			if y+1 < h && p[i] != p[i+w] {
-				e[i], e[i+w] = 1, 1
+	parallelRows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := 0; x < w; x++ {
+				i := y*w + x
+				v := p[i]
+				e[i] = b2u(x > 0 && p[i-1] != v || x+1 < w && p[i+1] != v ||
+					y > 0 && p[i-w] != v || y+1 < h && p[i+w] != v)
 			}
 		}
-	}
+	})
 	eb := maskBox(e, w, h)
 	if eb.empty() {
 		return q
@@ -694,26 +695,14 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 			o[kRR], o[kRG], o[kRB], o[kGG], o[kGB], o[kBB] = r*r, r*g, r*b, g*g, g*b, b*b
 		}
 	}
-	// a, b on the pixels within 3r of an edge (the windows of the pixels
-	// within 2r); zero elsewhere, where no mean reads them.
+	// a, b are read on the pixels within 3r of an edge (the windows of
+	// the pixels within 2r). Within r they are the fit on the window's
+	// statistics, kept in ab; beyond, p is constant over the window and
+	// the fit is a = 0, b = p, which fillAB gives without storing it.
 	areg := eb.grow(3*r, w, h)
 	aw := areg.x1 - areg.x0
-	ab := growF32(&sc.ab, 4*aw*(areg.y1-areg.y0))
-	clear(ab)
+	ab := growF32(&sc.ab, 4*aw*(areg.y1-areg.y0)) // read only where written
 	fe := float64(eps)
-	// Within 3r of an edge but not r, p is constant over the window: the
-	// fit is a = 0, b = p.
-	parallelRows(areg.y1-areg.y0, func(v0, v1 int) {
-		for v := v0; v < v1; v++ {
-			y := areg.y0 + v
-			for x := areg.x0; x < areg.x1; x++ {
-				if near(x, y, 3*r) && !near(x, y, r) {
-					ab[4*(v*aw+x-areg.x0)+3] = p[y*w+x]
-				}
-			}
-		}
-	})
-	// Within r: the fit on the window's statistics.
 	edgeWithin := func(d int) func(sx0, sx1, y int) bool {
 		return func(sx0, sx1, y int) bool { return ec.any(sx0-d, y-d, sx1+d, y+d+1) }
 	}
@@ -745,7 +734,7 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 			c22 := rr*gg - rg*rg
 			det := rr*c00 + rg*c01 + rb*c02
 			if det == 0 {
-				o[3] = float32(mp)
+				o[0], o[1], o[2], o[3] = 0, 0, 0, float32(mp)
 				continue
 			}
 			a0 := (c00*x0 + c01*x1 + c02*x2) / det
@@ -756,9 +745,14 @@ func guidedFilter(guide *rgbPlane, p []float32, r int, eps float32, sc *matteScr
 	})
 	fillAB := func(y, c0, c1 int, row []float64) {
 		base := 4 * ((y-areg.y0)*aw - areg.x0)
-		src := ab[base+4*c0 : base+4*c1]
-		for i, v := range src {
-			row[i] = float64(v)
+		for x := c0; x < c1; x++ {
+			o := row[4*(x-c0) : 4*(x-c0)+4 : 4*(x-c0)+4]
+			if !near(x, y, r) {
+				o[0], o[1], o[2], o[3] = 0, 0, 0, float64(p[y*w+x])
+				continue
+			}
+			v := ab[base+4*x : base+4*x+4 : base+4*x+4]
+			o[0], o[1], o[2], o[3] = float64(v[0]), float64(v[1]), float64(v[2]), float64(v[3])
 		}
 	}
 	qreg := eb.grow(2*r, w, h)
