@@ -1,6 +1,8 @@
 package photo
 
 import (
+	"image"
+	"image/color"
 	"math"
 	"slices"
 )
@@ -161,38 +163,80 @@ func planTone(img *rgbPlane, idx []int, gains [3]float64, lo, hi float64) (gamma
 	return t.gamma, before, meanLumaAt(img, idx, t)
 }
 
-// applyTone applies t to every pixel of img, in place.
-func applyTone(img *rgbPlane, t toneLUT) {
-	if t.gamma == 1 && t.gains == [3]float64{1, 1, 1} {
-		return
-	}
-	// A 4096-entry table per channel: the power is the costly part.
-	const steps = 4096
-	var lut [3][steps + 1]float32
-	for c := 0; c < 3; c++ {
-		for k := 0; k <= steps; k++ {
-			lut[c][k] = t.apply(float32(k)*255/steps, c)
-		}
-	}
-	parallelRows(img.h, func(y0, y1 int) {
-		px := img.pix[3*y0*img.w : 3*y1*img.w]
-		for i := 0; i+2 < len(px); i += 3 {
-			p := px[i : i+3 : i+3]
-			for c := range p {
-				x := float64(p[c]) * steps / 255
-				k := int(x)
-				switch {
-				case k >= steps:
-					p[c] = lut[c][steps]
-				case k < 0:
-					p[c] = lut[c][0]
-				default:
-					fr := float32(x - float64(k))
-					p[c] = lut[c][k]*(1-fr) + lut[c][k+1]*fr
-				}
+// toneSteps is the size of a toneTable: the power is the costly part of
+// the curve, so it is tabulated and interpolated.
+const toneSteps = 4096
+
+// toneTable is a tone curve tabulated per channel.
+type toneTable struct {
+	identity bool // gains 1 and gamma 1: values pass unchanged
+	lut      [3][toneSteps + 1]float32
+}
+
+func newToneTable(t toneLUT) *toneTable {
+	tt := &toneTable{identity: t.gamma == 1 && t.gains == [3]float64{1, 1, 1}}
+	if !tt.identity {
+		for c := 0; c < 3; c++ {
+			for k := 0; k <= toneSteps; k++ {
+				tt.lut[c][k] = t.apply(float32(k)*255/toneSteps, c)
 			}
 		}
+	}
+	return tt
+}
+
+// at is the curve at v (0..255) in channel c.
+func (tt *toneTable) at(v float32, c int) float32 {
+	if tt.identity {
+		return v
+	}
+	x := float64(v) * toneSteps / 255
+	k := int(x)
+	switch {
+	case k >= toneSteps:
+		return tt.lut[c][toneSteps]
+	case k < 0:
+		return tt.lut[c][0]
+	}
+	fr := float32(x - float64(k))
+	return tt.lut[c][k]*(1-fr) + tt.lut[c][k+1]*fr
+}
+
+// finish makes the photo's final pixels in one parallel pass: the tone
+// curve t on img and, in replace mode (alpha not nil), the composite
+// alpha*toned + (1-alpha)*the spec's colour; then the bytes and their
+// full-resolution YCbCr (JFIF, color.RGBToYCbCr), which the size search
+// encodes at each quality it tries without converting again (the
+// encoder's own 4:2:0 averaging is unchanged, so the file is byte for
+// byte the one the RGBA picture gives). In replace mode it also returns
+// the matte as bytes, for review screens.
+func finish(img *rgbPlane, alpha []float32, t toneLUT, spec Spec) (*image.YCbCr, *image.Gray) {
+	tt := newToneTable(t)
+	w, h := img.w, img.h
+	ycc := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio444)
+	var matte *image.Gray
+	if alpha != nil {
+		matte = image.NewGray(image.Rect(0, 0, w, h))
+	}
+	bg := [3]float32{float32(spec.Background.R), float32(spec.Background.G), float32(spec.Background.B)}
+	parallelRows(h, func(y0, y1 int) {
+		for i := y0 * w; i < y1*w; i++ {
+			p := img.pix[3*i : 3*i+3 : 3*i+3]
+			var o [3]float32
+			for c := range o {
+				o[c] = tt.at(p[c], c)
+			}
+			if alpha != nil {
+				a := alpha[i]
+				for c := range o {
+					o[c] = a*o[c] + (1-a)*bg[c]
+				}
+				matte.Pix[i] = q8(a * 255)
+			}
+			ycc.Y[i], ycc.Cb[i], ycc.Cr[i] = color.RGBToYCbCr(q8(o[0]), q8(o[1]), q8(o[2]))
+		}
 	})
+	return ycc, matte
 }
 
 // medianColour is the per-channel median of img at the sample points.

@@ -46,3 +46,18 @@ func GuidedFilter(rgb []float32, w, h int, p []float32, r int, eps float32) []fl
 func EncodeWindow(img image.Image, dpi, minQ, minB, maxB, hard int) ([]byte, int, map[int]int, error) {
 	return encodeWindow(img, dpi, minQ, sizeWindow{min: minB, max: maxB, hard: hard})
 }
+
+// SatCounts counts the set pixels of a 0/1 mask in the clamped window of
+// radius r around every pixel, through the matte's summed-area table.
+func SatCounts(mask []uint8, w, h, r int) []int {
+	var t satCount
+	var buf []int32
+	t.build(mask, w, h, &buf)
+	out := make([]int, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			out[y*w+x], _ = t.count(x, y, r)
+		}
+	}
+	return out
+}

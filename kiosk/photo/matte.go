@@ -563,17 +563,30 @@ func (t *satCount) build(mask []uint8, w, h int, buf *[]int32) {
 		*buf = make([]int32, n)
 	}
 	t.s = (*buf)[:n]
-	clear(t.s[:w+1])
-	for y := 0; y < h; y++ {
-		prev := t.s[y*(w+1) : (y+1)*(w+1)]
-		cur := t.s[(y+1)*(w+1) : (y+2)*(w+1)]
-		cur[0] = 0
-		var run int32
-		for x, v := range mask[y*w : (y+1)*w] {
-			run += int32(v)
-			cur[x+1] = prev[x+1] + run
+	st := w + 1
+	clear(t.s[:st])
+	// Each row's running count, then down the columns: both passes split
+	// among the CPUs (rows, then column bands).
+	parallelRows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			cur := t.s[(y+1)*st : (y+2)*st]
+			cur[0] = 0
+			var run int32
+			for x, v := range mask[y*w : (y+1)*w] {
+				run += int32(v)
+				cur[x+1] = run
+			}
 		}
-	}
+	})
+	parallelRows(st, func(x0, x1 int) {
+		for y := 1; y < h; y++ {
+			prev := t.s[y*st+x0 : y*st+x1]
+			cur := t.s[(y+1)*st+x0 : (y+1)*st+x1][:len(prev)]
+			for x, p := range prev {
+				cur[x] += p
+			}
+		}
+	})
 }
 
 // any reports whether a pixel of [x0, x1) x [y0, y1), clamped to the

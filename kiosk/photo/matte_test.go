@@ -554,6 +554,33 @@ func TestSlideMeans(t *testing.T) {
 	}
 }
 
+// TestSatCounts: the summed-area table (built in parallel rows and column
+// bands) counts a mask's pixels over clamped windows as a direct count
+// does.
+func TestSatCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ w, h, r int }{{1, 1, 1}, {7, 300, 2}, {301, 5, 4}, {130, 97, 5}} {
+		mask := make([]uint8, tc.w*tc.h)
+		for i := range mask {
+			mask[i] = uint8(rng.IntN(2))
+		}
+		got := photo.SatCounts(mask, tc.w, tc.h, tc.r)
+		for y := 0; y < tc.h; y++ {
+			for x := 0; x < tc.w; x++ {
+				want := 0
+				for yy := max(y-tc.r, 0); yy <= min(y+tc.r, tc.h-1); yy++ {
+					for xx := max(x-tc.r, 0); xx <= min(x+tc.r, tc.w-1); xx++ {
+						want += int(mask[yy*tc.w+xx])
+					}
+				}
+				if g := got[y*tc.w+x]; g != want {
+					t.Fatalf("%dx%d r=%d at (%d,%d): %d; want %d", tc.w, tc.h, tc.r, x, y, g, want)
+				}
+			}
+		}
+	}
+}
+
 // refGuidedFilter is the colour guided filter computed directly at every
 // pixel (windows clamped at the edges): the reference for the matte's
 // band-limited one.

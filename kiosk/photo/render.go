@@ -23,21 +23,6 @@ func (p *rgbPlane) at(x, y int) (r, g, b float32) {
 	return p.pix[i], p.pix[i+1], p.pix[i+2]
 }
 
-// toYCbCr rounds p to bytes and converts it to full-resolution YCbCr
-// (JFIF, color.RGBToYCbCr): what image/jpeg would compute from the
-// rounded RGBA picture, once instead of at every quality the size search
-// tries; the encoder's own 4:2:0 averaging is unchanged, so the file is
-// byte for byte the one the RGBA picture gives.
-func (p *rgbPlane) toYCbCr() *image.YCbCr {
-	out := image.NewYCbCr(image.Rect(0, 0, p.w, p.h), image.YCbCrSubsampleRatio444)
-	parallelRows(p.h, func(y0, y1 int) {
-		for i := y0 * p.w; i < y1*p.w; i++ {
-			out.Y[i], out.Cb[i], out.Cr[i] = color.RGBToYCbCr(q8(p.pix[3*i]), q8(p.pix[3*i+1]), q8(p.pix[3*i+2]))
-		}
-	})
-	return out
-}
-
 // q8 rounds a 0..255 float to a byte, clamping.
 func q8(v float32) uint8 {
 	switch {

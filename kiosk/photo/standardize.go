@@ -253,6 +253,7 @@ func (a *Analyzer) Standardize(img image.Image, opt StandardizeOptions) (Result,
 	}
 	idx := faceLumaSamples(face, spec.Width, spec.Height)
 	cc := &rep.Colour
+	var ycc *image.YCbCr // the final pixels
 	switch mode {
 	case BackgroundReplace:
 		m := pullMatte(out, plate, face)
@@ -267,21 +268,19 @@ func (a *Analyzer) Standardize(img image.Image, opt StandardizeOptions) (Result,
 		y := lumaF(cc.Reference)
 		cc.Gains, cc.Clamped = whiteBalance(cc.Reference, [3]float64{y, y, y})
 		cc.Gamma, cc.FaceLumaBefore, cc.FaceLumaAfter = planTone(m.fg, idx, cc.Gains, spec.ExposureMin, spec.ExposureMax)
-		applyTone(m.fg, toneLUT{gains: cc.Gains, gamma: cc.Gamma})
-		composite(out, m.fg, m.alpha, spec)
-		res.Matte = alphaImage(m.alpha, spec.Width, spec.Height)
+		ycc, res.Matte = finish(m.fg, m.alpha, toneLUT{gains: cc.Gains, gamma: cc.Gamma}, spec)
 	case BackgroundKeep:
 		wall := fitWall(out, nil, wallSamples(spec.Width, spec.Height, face))
 		cc.Source, cc.Reference = WBBackdrop, wall.mean
 		ref := spec.Background
 		cc.Gains, cc.Clamped = whiteBalance(cc.Reference, [3]float64{float64(ref.R), float64(ref.G), float64(ref.B)})
 		cc.Gamma, cc.FaceLumaBefore, cc.FaceLumaAfter = planTone(out, idx, cc.Gains, spec.ExposureMin, spec.ExposureMax)
-		applyTone(out, toneLUT{gains: cc.Gains, gamma: cc.Gamma})
+		ycc, _ = finish(out, nil, toneLUT{gains: cc.Gains, gamma: cc.Gamma}, spec)
 	}
 	cc.round()
 
 	win := specWindow(spec)
-	file, q, sizes, err := encodeWindow(out.toYCbCr(), spec.DPI, spec.MinQuality, win)
+	file, q, sizes, err := encodeWindow(ycc, spec.DPI, spec.MinQuality, win)
 	for qq := spec.MinQuality; qq <= MaxSearchQuality; qq++ {
 		if n, ok := sizes[qq]; ok {
 			rep.Tries = append(rep.Tries, QualityTry{Quality: qq, Bytes: n})
@@ -295,27 +294,6 @@ func (a *Analyzer) Standardize(img image.Image, opt StandardizeOptions) (Result,
 		return res, err
 	}
 	return res, nil
-}
-
-// composite writes alpha*fg + (1-alpha)*T into out, T the spec's colour.
-func composite(out, fg *rgbPlane, alpha []float32, spec Spec) {
-	t := [3]float32{float32(spec.Background.R), float32(spec.Background.G), float32(spec.Background.B)}
-	parallelRows(out.h, func(y0, y1 int) {
-		for i := y0 * out.w; i < y1*out.w; i++ {
-			a := alpha[i]
-			for c := 0; c < 3; c++ {
-				out.pix[3*i+c] = a*fg.pix[3*i+c] + (1-a)*t[c]
-			}
-		}
-	})
-}
-
-func alphaImage(alpha []float32, w, h int) *image.Gray {
-	g := image.NewGray(image.Rect(0, 0, w, h))
-	for i, a := range alpha {
-		g.Pix[i] = q8(a * 255)
-	}
-	return g
 }
 
 func (c *ColourCorrection) round() {
