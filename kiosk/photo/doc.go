@@ -114,8 +114,8 @@
 //
 // Decode uses the same decoder in its full mode for baseline JPEGs: every
 // block transformed into image/jpeg's layout, within 1 level of
-// image/jpeg's samples; the 1080p frame takes about 11 ms on one core
-// instead of 28, 8-10 ms on two. Standardization, capture-time analysis
+// image/jpeg's samples; the 1080p frame takes 11-13 ms on one core
+// instead of 28-34, 8-10 ms on two. Standardization, capture-time analysis
 // and clean plates therefore see the same luma the live loop sees. The
 // proof alone decodes the output file with image/jpeg, the decoder a
 // reviewer's tools would use. bench_test.go, lumajpeg_test.go and
