@@ -229,3 +229,21 @@ func TestDecodeImageAfterBrokenFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeImageOddSampling: luma sampled 1x4 or 2x4 times the chroma,
+// which image.YCbCr cannot lay out, is left to image/jpeg, and Decode
+// answers as image/jpeg does.
+func TestDecodeImageOddSampling(t *testing.T) {
+	img := sceneAt(t, 64, 48, 2)
+	for _, s := range [][2]int{{1, 4}, {2, 4}, {4, 4}} {
+		b := encodeSampled(t, img, 85, s[0], s[1], 0)
+		if _, _, err := photo.DecodeImage(b, 0); err == nil {
+			t.Errorf("%dx%d: DecodeImage took it", s[0], s[1])
+		}
+		got, err := photo.Decode(b, 0)
+		ref, rerr := jpeg.Decode(bytes.NewReader(b))
+		if (err == nil) != (rerr == nil) || (err == nil && !reflect.DeepEqual(got, ref)) {
+			t.Errorf("%dx%d: Decode (%v) differs from image/jpeg (%v)", s[0], s[1], err, rerr)
+		}
+	}
+}

@@ -520,6 +520,9 @@ func (d *lumaDecoder) prepare() error {
 		}
 	}
 	y := d.comp[0]
+	if _, ok := subsampling[[2]uint8{y.h, y.v}]; d.full && d.ncomp == 3 && !ok {
+		return fmt.Errorf("%w: luma sampling %dx%d in a full decode", errLumaUnsupported, y.h, y.v)
+	}
 	bw, bh := 8*int(y.h), 8*int(y.v)
 	d.mxx, d.myy = (f.w+bw-1)/bw, (f.h+bh-1)/bh
 	f.gray = d.ncomp == 1
@@ -1107,6 +1110,18 @@ func decodeImage(b []byte, maxPixels int) (image.Image, error) {
 	return d.picture()
 }
 
+// subsampling is the image.YCbCr layout of each luma sampling (times the
+// chroma's) that the full decode gives; the image package has none for
+// the others (1x4, 2x4, 4x4), which the full decode refuses.
+var subsampling = map[[2]uint8]image.YCbCrSubsampleRatio{
+	{1, 1}: image.YCbCrSubsampleRatio444,
+	{2, 1}: image.YCbCrSubsampleRatio422,
+	{2, 2}: image.YCbCrSubsampleRatio420,
+	{1, 2}: image.YCbCrSubsampleRatio440,
+	{4, 1}: image.YCbCrSubsampleRatio411,
+	{4, 2}: image.YCbCrSubsampleRatio410,
+}
+
 // picture wraps the planes of a full decode in an image.Image.
 func (d *lumaDecoder) picture() (image.Image, error) {
 	f := &d.frame
@@ -1114,21 +1129,9 @@ func (d *lumaDecoder) picture() (image.Image, error) {
 	if f.gray {
 		return &image.Gray{Pix: f.y, Stride: f.ystride, Rect: r}, nil
 	}
-	var ratio image.YCbCrSubsampleRatio
-	switch y := d.comp[0]; [2]uint8{y.h, y.v} {
-	case [2]uint8{1, 1}:
-		ratio = image.YCbCrSubsampleRatio444
-	case [2]uint8{2, 1}:
-		ratio = image.YCbCrSubsampleRatio422
-	case [2]uint8{2, 2}:
-		ratio = image.YCbCrSubsampleRatio420
-	case [2]uint8{1, 2}:
-		ratio = image.YCbCrSubsampleRatio440
-	case [2]uint8{4, 1}:
-		ratio = image.YCbCrSubsampleRatio411
-	case [2]uint8{4, 2}:
-		ratio = image.YCbCrSubsampleRatio410
-	default:
+	y := d.comp[0]
+	ratio, ok := subsampling[[2]uint8{y.h, y.v}]
+	if !ok { // prepare refuses these before decoding
 		return nil, fmt.Errorf("%w: luma sampling %dx%d", errLumaUnsupported, y.h, y.v)
 	}
 	return &image.YCbCr{
