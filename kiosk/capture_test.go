@@ -221,6 +221,22 @@ func (f *fakeLocker) LockCamera(context.Context) (map[string]int32, error) {
 }
 
 func TestCalibrate(t *testing.T) {
+	// The empty wall at 70 % of its light, made before the station runs:
+	// under -race the per-pixel loop takes seconds, long enough for the
+	// station's events to overflow an idle subscription.
+	dark := demoFrame(t, 500*time.Millisecond)
+	img, _ := jpeg.Decode(bytes.NewReader(dark.JPEG))
+	dimmed := image.NewRGBA(img.Bounds())
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			dimmed.Set(x, y, color.RGBA{uint8(r >> 8 * 7 / 10), uint8(g >> 8 * 7 / 10), uint8(b >> 8 * 7 / 10), 255})
+		}
+	}
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, dimmed, nil)
+	dimmedWall := kiosk.Frame{JPEG: buf.Bytes(), Width: dark.Width, Height: dark.Height}
+
 	dir := t.TempDir()
 	src := &loopSource{f: demoFrame(t, 10*time.Second)}
 	lock := &fakeLocker{}
@@ -251,18 +267,7 @@ func TestCalibrate(t *testing.T) {
 		}
 	}
 	// The light changes: the wall drifts from the calibration.
-	dark := demoFrame(t, 500*time.Millisecond)
-	img, _ := jpeg.Decode(bytes.NewReader(dark.JPEG))
-	dimmed := image.NewRGBA(img.Bounds())
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			r, g, b, _ := img.At(x, y).RGBA()
-			dimmed.Set(x, y, color.RGBA{uint8(r >> 8 * 7 / 10), uint8(g >> 8 * 7 / 10), uint8(b >> 8 * 7 / 10), 255})
-		}
-	}
-	var buf bytes.Buffer
-	jpeg.Encode(&buf, dimmed, nil)
-	src.set(kiosk.Frame{JPEG: buf.Bytes(), Width: dark.Width, Height: dark.Height})
+	src.set(dimmedWall)
 	waitFor(t, sub, 5*time.Second, "a drift above the warning", func(e kiosk.Event) bool {
 		c, ok := e.Data.(kiosk.CalibrationStatus)
 		return ok && c.Drift > kiosk.DriftWarn
