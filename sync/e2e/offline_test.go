@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kioskd/kiosk/queue"
+	"kioskd/sync/uplink"
 )
 
 // TestOfflineThenDrain queues 3,000 records while central is unreachable
@@ -50,12 +51,19 @@ func TestOfflineThenDrain(t *testing.T) {
 		}
 		w.Notify()
 	}
-	if h := w.Health(); h.State != "offline" {
-		t.Errorf("health while central is unreachable = %+v; want offline", h)
-	}
-	counts, _ := q.Counts()
-	if counts[queue.StateQueued] != n {
-		t.Fatalf("while offline: %v; want all %d queued", counts, n)
+	// The worker keeps retrying after each backoff (at most 0.5 s here);
+	// between two attempts it says offline and every record is queued.
+	var h uplink.Health
+	var counts map[queue.State]int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		h = w.Health()
+		counts, _ = q.Counts()
+		if h.State == "offline" && counts[queue.StateQueued] == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("while central is unreachable: health %+v, records %v; want offline with all %d queued", h, counts, n)
+		}
 	}
 	t.Logf("offline: %d records queued, %d connection attempts cut", n, requests.Load())
 

@@ -49,6 +49,7 @@ type result struct {
 // settled (accepted or parked).
 func (w *Worker) drain(ctx context.Context) (moved int) {
 	w.paused.Store(false)
+	w.retry = false
 	results := make(chan result)
 	inflight := 0
 	var wg sync.WaitGroup

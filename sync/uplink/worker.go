@@ -90,6 +90,7 @@ type Worker struct {
 	log          *slog.Logger
 	streak       int       // transient failures in a row
 	notBefore    time.Time // no request before it (backoff, Retry-After, blocked)
+	retry        bool      // a failure wants another turn at notBefore, even if that has passed
 	failingSince time.Time // start of the current failure streak; zero when healthy
 	failState    string    // StateOffline or StateBlocked during a streak
 	reviewed     bool      // the feeds applied review outcomes: beat now
@@ -181,7 +182,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if nextBeat.Before(until) {
 			until = nextBeat
 		}
-		if !w.ready() {
+		if !w.ready() || w.retry {
+			// A short backoff may be over already: the timer fires at
+			// once and the next turn retries.
 			until = w.notBefore
 		}
 		t := time.NewTimer(time.Until(until))
@@ -259,7 +262,7 @@ func (w *Worker) failed(err error, c class, after time.Duration) {
 		w.setLastError(err)
 		return
 	}
-	w.notBefore = time.Now().Add(wait)
+	w.notBefore, w.retry = time.Now().Add(wait), true
 	w.mu.Lock()
 	w.health.State = state
 	w.health.LastError = err.Error()

@@ -244,6 +244,31 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRetryWhenBackoffAlreadyOver: a failed upload is retried when its
+// backoff ends even if that moment has passed by the time the worker
+// chooses its next wake-up (a full-jitter backoff can be almost zero);
+// it must not wait for the next feed or heartbeat (an hour here).
+func TestRetryWhenBackoffAlreadyOver(t *testing.T) {
+	f := newCentral(t)
+	var refused atomic.Bool
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, "/v1/records/") || !refused.CompareAndSwap(false, true) {
+			return false
+		}
+		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "restarting", nil)
+		return true
+	})
+	q := openQueue(t)
+	commit(t, q, f.station, 1, 2<<10, 8<<10)
+	w := f.worker(t, q, nil)
+	w.Interval, w.HeartbeatEvery = time.Hour, time.Hour
+	w.BackoffBase, w.BackoffCap = time.Nanosecond, time.Nanosecond
+	start(t, w)
+	waitFor(t, 5*time.Second, "accepted after one refusal", func() bool {
+		return refused.Load() && count(t, q, queue.StateAccepted) == 1
+	})
+}
+
 // TestLostAnswer: central commits the record, then the connection drops
 // before the answer. The retry gets the same receipt; central holds it once.
 func TestLostAnswer(t *testing.T) {
