@@ -2,6 +2,7 @@ package photo_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/jpeg"
@@ -245,5 +246,25 @@ func TestDecodeImageOddSampling(t *testing.T) {
 		if (err == nil) != (rerr == nil) || (err == nil && !reflect.DeepEqual(got, ref)) {
 			t.Errorf("%dx%d: Decode (%v) differs from image/jpeg (%v)", s[0], s[1], err, rerr)
 		}
+	}
+}
+
+// TestDecodeImageShortScan: a header of a few hundred bytes that claims
+// a picture of almost 25 MP, with a scan far too short for its blocks, is
+// refused before the planes are allocated.
+func TestDecodeImageShortScan(t *testing.T) {
+	b := append([]byte(nil), lumaSeeds(t)[0].b...)
+	i := segmentAt(b, 0xC0)
+	binary.BigEndian.PutUint16(b[i+5:], 381)   // height
+	binary.BigEndian.PutUint16(b[i+7:], 65535) // width: 24.97 MP, under the bound
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := photo.DecodeImage(b, 0)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a 65535x381 picture decoded from a few hundred bytes")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("the refusal allocated %d KB", grew>>10)
 	}
 }

@@ -28,10 +28,13 @@ import (
 // It handles what UVC cameras send: baseline (SOF0) or extended sequential
 // (SOF1) Huffman, 8-bit, one interleaved scan, grey or YCbCr with 1x1
 // chroma and luma sampled 1, 2 or 4 times that (4:4:4, 4:2:2, 4:2:0, 4:4:0,
-// 4:1:1), restart intervals. Anything else (progressive, arithmetic, 12-bit,
-// RGB or CMYK, other sampling, several scans, restart markers out of place,
-// truncated data) is refused with errLumaUnsupported or a format error, and
-// the caller falls back to Decode, which handles it or says what is wrong.
+// 4:1:1, 4:1:0; the full mode leaves 1x4, 2x4 and 4x4, which image.YCbCr
+// cannot lay out), restart intervals. Anything else (progressive,
+// arithmetic, 12-bit, RGB or CMYK, other sampling, several scans, restart
+// markers out of place, truncated data, no end of image) is refused with
+// errLumaUnsupported or errLumaFormat, and the caller falls back to the
+// standard decoder, which handles it or says what is wrong: AnalyzeBytes
+// to Decode, Decode to image/jpeg.
 
 // errLumaUnsupported marks a picture this decoder leaves to Decode.
 var errLumaUnsupported = errors.New("luma decoder: unsupported JPEG")
@@ -345,7 +348,7 @@ func (d *lumaDecoder) decode(b []byte, maxPixels int) error {
 			if err := d.parseSOS(seg); err != nil {
 				return err
 			}
-			if err := d.prepare(); err != nil {
+			if err := d.prepare(len(b) - i); err != nil {
 				return err
 			}
 			end, err := d.decodeScan(b[i:])
@@ -507,8 +510,12 @@ func (d *lumaDecoder) parseSOS(seg []byte) error {
 }
 
 // prepare checks the colour model, sizes the planes (reusing them) and
-// sets up the dequantization.
-func (d *lumaDecoder) prepare() error {
+// sets up the dequantization. scanBytes is what follows the scan header:
+// every block takes at least two bits (a DC code and an end of block), so
+// a scan too short for the frame's blocks is refused before any plane is
+// allocated (a header of a few hundred bytes must not cost a 25 MP
+// picture's planes).
+func (d *lumaDecoder) prepare(scanBytes int) error {
 	f := &d.frame
 	if d.ncomp == 3 {
 		// image/jpeg's rule for RGB JPEGs: no JFIF, and an Adobe transform
@@ -525,6 +532,13 @@ func (d *lumaDecoder) prepare() error {
 	}
 	bw, bh := 8*int(y.h), 8*int(y.v)
 	d.mxx, d.myy = (f.w+bw-1)/bw, (f.h+bh-1)/bh
+	perMCU := int(y.h) * int(y.v)
+	if d.ncomp == 3 {
+		perMCU += 2
+	}
+	if blocks := d.mxx * d.myy * perMCU; scanBytes < (blocks+3)/4 {
+		return fmt.Errorf("%w: %d bytes of scan for %d blocks", errLumaFormat, scanBytes, blocks)
+	}
 	f.gray = d.ncomp == 1
 	f.ystride = d.mxx * bw
 	if d.full {
@@ -584,13 +598,14 @@ func log2(v uint8) uint {
 
 // checkTail looks at what follows the scan, skipping to each marker as
 // image/jpeg does: a second scan (which would overwrite or add to the
-// first) or frame is left to Decode; EOI, or the end of the bytes, ends
-// the picture.
+// first) or frame is left to Decode; EOI ends the picture, and bytes that
+// end before an EOI are a truncated file, which image/jpeg refuses too.
 func checkTail(b []byte) error {
+	noEOI := fmt.Errorf("%w: no end of image after the scan", errLumaFormat)
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], 0xFF)
 		if j < 0 || i+j+1 >= len(b) {
-			return nil
+			return noEOI
 		}
 		i += j
 		m := b[i+1]
@@ -604,11 +619,11 @@ func checkTail(b []byte) error {
 			return fmt.Errorf("%w: marker %#02x after the scan", errLumaUnsupported, m)
 		}
 		if i+4 > len(b) {
-			return nil
+			return noEOI
 		}
 		i += 2 + (int(b[i+2])<<8 | int(b[i+3]))
 		if i >= len(b) {
-			return nil
+			return noEOI
 		}
 	}
 }
@@ -1100,8 +1115,8 @@ func pix(v float32) uint8 {
 // transform as the live loop's, about three times faster than image/jpeg
 // on a camera frame; samples differ from image/jpeg's integer transform
 // by a level or two at most (TestDecodeImageMatchesImageJPEG). Pictures
-// this decoder does not handle give errLumaUnsupported; Decode then uses
-// image/jpeg.
+// this decoder does not handle give errLumaUnsupported, broken ones
+// errLumaFormat; Decode then uses image/jpeg.
 func decodeImage(b []byte, maxPixels int) (image.Image, error) {
 	d := &lumaDecoder{full: true}
 	if err := d.decode(b, maxPixels); err != nil {

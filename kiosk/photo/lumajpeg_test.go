@@ -379,6 +379,7 @@ func lumaSeeds(tb testing.TB) []lumaSeed {
 		{"420_restart_1", encodeSampled(tb, img, 60, 2, 2, 1), true},
 		{"go_encoder", encodeJPEG(tb, img, 80), true},
 		{"truncated", s422[:len(s422)*2/3], false},
+		{"no_eoi", s422[:len(s422)-2], false},
 		{"bad_restart", badRST, false},
 		{"two_scans", twoScans, false},
 		{"progressive", patched(tb, s422, 0xC0, 1, 0xC2), false},

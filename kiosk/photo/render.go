@@ -312,8 +312,9 @@ func renderCrop(img image.Image, rotation int, crop Rect, w, h int) (*rgbPlane, 
 	return out, nil
 }
 
-// renderScratch holds renderCrop's region and intermediate rows between
-// photos (a 1080p crop: about 8 MB).
+// renderScratch holds renderCrop's horizontally resampled rows (a 1080p
+// crop: about 6 MB) and, for a strong reduction, the block-averaged
+// region, between photos.
 type renderScratch struct {
 	roi []uint8
 	tmp []float32
