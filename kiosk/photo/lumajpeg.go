@@ -834,18 +834,10 @@ func (d *lumaDecoder) blockCoefs(r *bitReader, sc scanComp, pred *int32, blk *[6
 			*blk = [64]float32{} // leave it zero for the next picture
 		}
 	}()
-	s, err := r.decode(&d.dcTab[sc.td])
+	dc, err := d.decodeDC(r, sc, pred)
 	if err != nil {
 		return 0, err
 	}
-	if s > 11 {
-		return 0, fmt.Errorf("%w: DC magnitude %d", errLumaUnsupported, s)
-	}
-	if s > 0 {
-		*pred += r.receive(uint(s))
-	}
-	dc := int64(*pred) * d.qc[sc.ci]
-	d.noteCoef(dc)
 	t := &d.acTab[sc.ta]
 	qf := &d.qf[sc.ci]
 	last := 0
@@ -914,8 +906,9 @@ func (d *lumaDecoder) noteCoef(v int64) {
 	}
 }
 
-// chromaBlock decodes one chroma block and returns its mean.
-func (d *lumaDecoder) chromaBlock(r *bitReader, sc scanComp, pred *int32) (uint8, error) {
+// decodeDC reads a block's DC difference, updates the predictor and
+// returns the dequantized DC coefficient.
+func (d *lumaDecoder) decodeDC(r *bitReader, sc scanComp, pred *int32) (int64, error) {
 	s, err := r.decode(&d.dcTab[sc.td])
 	if err != nil {
 		return 0, err
@@ -928,6 +921,15 @@ func (d *lumaDecoder) chromaBlock(r *bitReader, sc scanComp, pred *int32) (uint8
 	}
 	dc := int64(*pred) * d.qc[sc.ci]
 	d.noteCoef(dc)
+	return dc, nil
+}
+
+// chromaBlock decodes one chroma block and returns its mean.
+func (d *lumaDecoder) chromaBlock(r *bitReader, sc scanComp, pred *int32) (uint8, error) {
+	dc, err := d.decodeDC(r, sc, pred)
+	if err != nil {
+		return 0, err
+	}
 	t := &d.acTab[sc.ta]
 	for k := 1; k < 64; {
 		if r.n < 32 {

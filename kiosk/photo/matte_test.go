@@ -207,14 +207,14 @@ func (f hairFrame) outputAlpha(pl photo.Plan, ox, oy int) float64 {
 	return s / (n * n)
 }
 
-// TestMatteHair: on a frame with a known alpha and fine stray hairs, the
-// matte is close to the truth at the hair, and the composite shows no
-// light halo (no channel lighter than both the person and the template),
-// where compositing the raw frame with the same matte would.
-func TestMatteHair(t *testing.T) {
+// standardizeHair standardizes the good scene composed with n stray
+// hairs (composeHair), saved as a q90 JPEG, and returns the scene, the
+// frame with its truth, the result and the decoded photo.
+func standardizeHair(t *testing.T, n int) (scene, hairFrame, photo.Result, image.Image) {
+	t.Helper()
 	p, _ := fixtures(t)
 	s := goodScene()
-	hf := composeHair(p, s, 60)
+	hf := composeHair(p, s, n)
 	img, err := photo.Decode(encodeJPEG(t, hf.img, 90), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +227,15 @@ func TestMatteHair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, hf, res, out
+}
+
+// TestMatteHair: on a frame with a known alpha and fine stray hairs, the
+// matte is close to the truth at the hair, and the composite shows no
+// light halo (no channel lighter than both the person and the template),
+// where compositing the raw frame with the same matte would.
+func TestMatteHair(t *testing.T) {
+	_, hf, res, out := standardizeHair(t, 60)
 	pl := res.Report.Plan
 	spec := photo.Specs[photo.DefaultSpecID]
 	w, h := spec.Width, spec.Height
@@ -410,21 +419,7 @@ func colourDist(a, b [3]float64) float64 {
 // background and the nearby person. A naive cut-out that keeps 4 px of
 // the frame around the person must fail the same halo measure.
 func TestMatteIoUHalo(t *testing.T) {
-	p, _ := fixtures(t)
-	s := goodScene()
-	hf := composeHair(p, s, 0)
-	img, err := photo.Decode(encodeJPEG(t, hf.img, 90), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := newAnalyzer(t).Standardize(img, photo.StandardizeOptions{})
-	if err != nil {
-		t.Fatalf("Standardize: %v", err)
-	}
-	out, err := jpeg.Decode(bytes.NewReader(res.JPEG))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, hf, res, out := standardizeHair(t, 0)
 	spec := photo.Specs[photo.DefaultSpecID]
 	w, h := spec.Width, spec.Height
 	pl := res.Report.Plan
