@@ -633,7 +633,11 @@ func TestLogsNoPersonalData(t *testing.T) {
 	w := f.worker(t, q, nil)
 	w.Logger = newTextLogger(&logs)
 	start(t, w)
-	waitFor(t, 5*time.Second, "drained", func() bool { return count(t, q, queue.StateAccepted) == 3 })
+	// The drain logs its recovery after its last record is accepted, so
+	// wait for the line too rather than read the log at the last accept.
+	waitFor(t, 5*time.Second, "drained and recovered", func() bool {
+		return count(t, q, queue.StateAccepted) == 3 && strings.Contains(logs.String(), "sync recovered")
+	})
 	out := logs.String()
 	for i := range 3 {
 		if strings.Contains(out, testID(i)) || strings.Contains(out, testName(i)) {
