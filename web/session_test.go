@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,6 +266,67 @@ func TestSessionCommandsWholeFlow(t *testing.T) {
 	}
 	if !strings.Contains(out, "3301**********0019") {
 		t.Error("the masked ID number was never sent")
+	}
+}
+
+// TestResultFollowsItsEvents: a command's result reaches its console after
+// the event the command published, even when both wait for the writer at
+// once. The writer is held after a frame while the reader answers a
+// session step; before the rule, its select picked either first.
+func TestResultFollowsItsEvents(t *testing.T) {
+	var armed atomic.Bool
+	held, release, unhook := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	b := startSessionBooth(t, func(s *web.Server) {
+		web.SetFrameWritten(s, func(kiosk.Frame) {
+			if !armed.CompareAndSwap(true, false) {
+				return
+			}
+			select {
+			case held <- struct{}{}:
+			case <-unhook:
+				return
+			}
+			select {
+			case <-release:
+			case <-unhook:
+			}
+		})
+	})
+	// Cleanups run last in, first out: the hook lets go before the booth stops.
+	t.Cleanup(func() { close(unhook) })
+	c := b.dial(t)
+	helloSessions(t, c)
+	steps := [][2]string{
+		{"sign_in", `{"type":"sign_in","id":"op01","pin":"` + testPIN + `"}`},
+		{"sign_out", `{"type":"sign_out"}`},
+	}
+	for i := range 12 {
+		typ, msg := steps[i%2][0], steps[i%2][1]
+		armed.Store(true)
+		select {
+		case <-held:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the writer wrote no frame in 10 s")
+		}
+		send(t, c, msg)
+		// The reader publishes the session and queues the result meanwhile;
+		// both are ready when the writer goes on.
+		time.Sleep(50 * time.Millisecond)
+		release <- struct{}{}
+		var event json.RawMessage
+		raw := waitText(t, c, captureTimeout(), "the result of "+typ, func(_ []byte, m message) bool {
+			if m.Type == kiosk.EventSession {
+				event = m.Data
+			}
+			return m.Type == "result"
+		})
+		var r result
+		if err := json.Unmarshal(raw, &r); err != nil || r.For != typ || r.OK == nil || !*r.OK {
+			t.Fatalf("step %d: result %s; want %s ok", i, raw, typ)
+		}
+		if !bytes.Equal(event, r.Data) {
+			t.Fatalf("step %d (%s): the session event before the result is %s; want the result's view %s", i, typ, event, r.Data)
+		}
 	}
 }
 

@@ -22,6 +22,10 @@ const closeGrace = time.Second
 // errClientGone is the cancel cause when the reader saw the connection end.
 var errClientGone = errors.New("client closed the connection")
 
+// errSubscriptionClosed ends a writer whose event subscription was closed
+// under it by anything but the hub's eviction; nothing does that today.
+var errSubscriptionClosed = errors.New("event subscription closed")
+
 // errShutdown is the close reason when the server stops.
 var errShutdown = &protocolError{websocket.CloseGoingAway, "server shutting down"}
 
@@ -371,22 +375,17 @@ func (c *client) write(ctx context.Context) error {
 			}
 			c.want <- struct{}{}
 		case ev, ok := <-sub.Events():
-			if ok {
-				if err := c.writeJSON(serverMessage{Type: ev.Type, Time: ev.Time, Data: ev.Data}); err != nil {
-					return err
-				}
-				continue
-			}
-			// The hub dropped us for falling behind: events were lost, so
-			// subscribe again and send a snapshot that replaces them.
-			if !errors.Is(sub.Err(), kiosk.ErrSlowSubscriber) {
-				return nil // closed by us; cannot happen while we run
-			}
-			sub = st.Subscribe()
-			if err := c.writeJSON(serverMessage{Type: serverStatus, Time: time.Now(), Data: st.Status()}); err != nil {
+			if err := c.event(&sub, ev, ok); err != nil {
 				return err
 			}
 		case m := <-c.replies:
+			// The station publishes a command's events before the command
+			// returns, so the events already buffered include all of them:
+			// they go first, and a console reads the capture's or the
+			// session's new state before the result that follows from it.
+			if err := c.pendingEvents(&sub); err != nil {
+				return err
+			}
 			if err := c.writeJSON(m); err != nil {
 				return err
 			}
@@ -400,6 +399,39 @@ func (c *client) write(ctx context.Context) error {
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.srv.writeTimeout())); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// event writes ev, read from *sub with ok. When the hub has closed *sub
+// for falling behind, events were lost: event subscribes again and sends a
+// status snapshot in their place.
+func (c *client) event(sub **kiosk.Subscription, ev kiosk.Event, ok bool) error {
+	if ok {
+		return c.writeJSON(serverMessage{Type: ev.Type, Time: ev.Time, Data: ev.Data})
+	}
+	if !errors.Is((*sub).Err(), kiosk.ErrSlowSubscriber) {
+		return errSubscriptionClosed // closed by us; cannot happen while write runs
+	}
+	st := c.srv.st
+	*sub = st.Subscribe()
+	return c.writeJSON(serverMessage{Type: serverStatus, Time: time.Now(), Data: st.Status()})
+}
+
+// pendingEvents writes the events *sub has buffered, without waiting for
+// more.
+func (c *client) pendingEvents(sub **kiosk.Subscription) error {
+	for {
+		select {
+		case ev, ok := <-(*sub).Events():
+			if err := c.event(sub, ev, ok); err != nil {
+				return err
+			}
+			if !ok {
+				return nil // a new subscription has nothing from before
+			}
+		default:
+			return nil
 		}
 	}
 }
