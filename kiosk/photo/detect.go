@@ -4,7 +4,6 @@ import (
 	"math"
 	"runtime"
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	pigo "github.com/esimov/pigo/core"
@@ -130,13 +129,10 @@ func both(f, g func()) {
 		g()
 		return
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g()
-	}()
+	var gr group
+	gr.start(g)
+	defer gr.wait()
 	f()
-	<-done
 }
 
 // plausiblePupils: inter-pupil distance 0.25-0.5 of the box side, both
@@ -192,11 +188,9 @@ func runCascade(c *pigo.Pigo, cp pigo.CascadeParams) []pigo.Detection {
 	}
 	per := make([][]pigo.Detection, len(scales))
 	var next atomic.Int32
-	var wg sync.WaitGroup
-	wg.Add(workers)
+	var g group
 	for range workers {
-		go func() {
-			defer wg.Done()
+		g.start(func() {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(scales) {
@@ -206,9 +200,9 @@ func runCascade(c *pigo.Pigo, cp pigo.CascadeParams) []pigo.Detection {
 				one.MinSize, one.MaxSize = scales[i], scales[i]
 				per[i] = c.RunCascade(one, 0)
 			}
-		}()
+		})
 	}
-	wg.Wait()
+	g.wait()
 	var all []pigo.Detection
 	for _, d := range per {
 		all = append(all, d...)

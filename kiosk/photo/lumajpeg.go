@@ -761,7 +761,7 @@ func (d *lumaDecoder) render(blk, ws *[64]float32, job blockJob) {
 type blockPipe struct {
 	free, work chan *blockRun
 	cur        *blockRun // the run being filled
-	wg         sync.WaitGroup
+	workers    group
 }
 
 // pipeRun is the number of blocks in a run: 512 blocks (128 KB of
@@ -783,19 +783,24 @@ func (d *lumaDecoder) startPipe() *blockPipe {
 	for range runs {
 		p.free <- runPool.Get().(*blockRun)
 	}
-	p.wg.Add(workers)
 	for range workers {
-		go func() {
-			defer p.wg.Done()
+		p.workers.start(func() {
 			var ws [64]float32
 			for row := range p.work {
-				for i, job := range row.job[:row.n] {
-					d.render(&row.coef[i], &ws, job)
+				// A run goes back to the ring even after a panic, so the
+				// decoder never waits for one; finish raises the panic.
+				transformed := p.workers.guard(func() {
+					for i, job := range row.job[:row.n] {
+						d.render(&row.coef[i], &ws, job)
+					}
+				})
+				if !transformed {
+					clear(row.coef[:row.n])
 				}
 				row.n = 0
 				p.free <- row
 			}
-		}()
+		})
 	}
 	p.cur = <-p.free
 	return p
@@ -809,10 +814,11 @@ func (p *blockPipe) send() {
 
 // finish waits for the workers to transform every run sent, and gives
 // the runs back to the pool, zero. A run left half filled (the scan
-// failed) is dropped with its decode.
+// failed) is dropped with its decode. A worker's panic is raised here,
+// and the runs are then left to the collector.
 func (p *blockPipe) finish() {
 	close(p.work)
-	p.wg.Wait()
+	p.workers.wait()
 	clear(p.cur.coef[:p.cur.n])
 	p.cur.n = 0
 	runPool.Put(p.cur)

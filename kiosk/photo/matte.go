@@ -533,16 +533,12 @@ func boxStrips(w, h, k, r, x0, x1, y0, y1 int, need func(sx0, sx1, y int) bool,
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4, strips)
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
+	var g group
 	for range workers - 1 {
-		go func() {
-			defer wg.Done()
-			work()
-		}()
+		g.start(work)
 	}
+	defer g.wait()
 	work()
-	wg.Wait()
 }
 
 // anySet reports whether mask row y has a pixel equal to v in [x0, x1).

@@ -90,23 +90,21 @@ func makeTaps(start, scale float64, out, size int) taps {
 
 // parallelRows runs fn over [0, n) split into one range per CPU (at most
 // four) and returns when every range is done. The goroutines exit when
-// their fn returns; parallelRows waits for them.
+// their fn returns; parallelRows waits for them, and raises a panic of
+// theirs (see group).
 func parallelRows(n int, fn func(y0, y1 int)) {
 	workers := min(runtime.GOMAXPROCS(0), 4, max(n/32, 1))
 	if workers <= 1 {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	var g group
 	step := (n + workers - 1) / workers
 	for y0 := 0; y0 < n; y0 += step {
-		wg.Add(1)
-		go func(y0, y1 int) {
-			defer wg.Done()
-			fn(y0, y1)
-		}(y0, min(y0+step, n))
+		y1 := min(y0+step, n)
+		g.start(func() { fn(y0, y1) })
 	}
-	wg.Wait()
+	g.wait()
 }
 
 // sourceReader reads sRGB pixels of an image by source coordinates.
