@@ -85,25 +85,15 @@ func (s *Station) Calibrate(ctx context.Context) (CalibrationStatus, error) {
 	if f.Seq == 0 || time.Since(f.Time) > recentWindow {
 		return CalibrationStatus{}, ErrNoFrame
 	}
-	img, err := photo.Decode(f.JPEG, photo.DefaultMaxPixels)
-	if err != nil {
-		return CalibrationStatus{}, fmt.Errorf("calibrate: %w", err)
-	}
-	an, err := photo.NewAnalyzer()
+	spec, bg := s.spec()
+	var img image.Image
+	var wall photo.Wall
+	err := s.safely("calibration", func() (err error) {
+		img, wall, err = emptyBooth(f, spec, bg)
+		return err
+	})
 	if err != nil {
 		return CalibrationStatus{}, err
-	}
-	spec, bg := s.spec()
-	a, err := an.Analyze(img, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
-	if err != nil {
-		return CalibrationStatus{}, fmt.Errorf("calibrate: %w", err)
-	}
-	if a.Faces > 0 {
-		return CalibrationStatus{}, ErrBoothNotEmpty
-	}
-	wall, err := photo.MeasureWall(img, f.Rotation)
-	if err != nil {
-		return CalibrationStatus{}, fmt.Errorf("calibrate: %w", err)
 	}
 	cal := &Calibration{Time: time.Now(), Wall: wall, Width: f.Width, Height: f.Height, Rotation: f.Rotation, plate: img}
 	if s.Camera != nil {
@@ -139,6 +129,31 @@ func (s *Station) calibrationStatus() CalibrationStatus {
 	return st
 }
 
+// emptyBooth decodes f, checks that nobody is in it, and measures its
+// wall.
+func emptyBooth(f Frame, spec photo.Spec, bg photo.Background) (image.Image, photo.Wall, error) {
+	img, err := photo.Decode(f.JPEG, photo.DefaultMaxPixels)
+	if err != nil {
+		return nil, photo.Wall{}, fmt.Errorf("calibrate: %w", err)
+	}
+	an, err := photo.NewAnalyzer()
+	if err != nil {
+		return nil, photo.Wall{}, err
+	}
+	a, err := an.Analyze(img, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
+	if err != nil {
+		return nil, photo.Wall{}, fmt.Errorf("calibrate: %w", err)
+	}
+	if a.Faces > 0 {
+		return nil, photo.Wall{}, ErrBoothNotEmpty
+	}
+	wall, err := photo.MeasureWall(img, f.Rotation)
+	if err != nil {
+		return nil, photo.Wall{}, fmt.Errorf("calibrate: %w", err)
+	}
+	return img, wall, nil
+}
+
 // measureDrift compares the wall in f with the calibration's and
 // publishes the result; the stats loop calls it once a second.
 func (s *Station) measureDrift(f Frame) {
@@ -148,11 +163,15 @@ func (s *Station) measureDrift(f Frame) {
 	if cal == nil || f.Seq == 0 || f.Rotation != cal.Rotation {
 		return
 	}
-	img, err := photo.Decode(f.JPEG, photo.DefaultMaxPixels)
-	if err != nil {
-		return
-	}
-	wall, err := photo.MeasureWall(img, f.Rotation)
+	var wall photo.Wall
+	err := s.safely("wall drift", func() error {
+		img, err := photo.Decode(f.JPEG, photo.DefaultMaxPixels)
+		if err != nil {
+			return err
+		}
+		wall, err = photo.MeasureWall(img, f.Rotation)
+		return err
+	})
 	if err != nil {
 		return
 	}

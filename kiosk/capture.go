@@ -123,7 +123,12 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 	}
 	s.hub.Publish(Event{Type: EventCapture, Time: c.Started, Data: c})
 
-	res, frame, err := s.standardize(ctx, cands, cal)
+	var res photo.Result
+	var frame Frame
+	err := s.safely("capture", func() (err error) {
+		res, frame, err = s.standardize(ctx, cands, cal)
+		return err
+	})
 	c.FrameSeq = frame.Seq
 	c.TookMS = float64(time.Since(c.Started).Microseconds()) / 1000
 	var refusal *photo.RefusalError
@@ -132,6 +137,9 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 	case err == nil:
 		c.State = CaptureReview
 		c.Report = &res.Report
+	case errors.Is(err, ErrPipelinePanic):
+		s.captureAnalyzer = nil // we hold s.capturing; the next capture makes a new one
+		c.State, c.Refusal, c.Problem = CaptureRefused, pipelineRefusal, err.Error()
 	case errors.As(err, &refusal):
 		c.State, c.Refusal = CaptureRefused, refusal
 	case errors.As(err, &proof):

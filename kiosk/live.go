@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"kioskd/kiosk/photo"
@@ -151,7 +152,14 @@ func (s *Station) analyseLoop(ctx context.Context, an *photo.Analyzer) {
 		}
 
 		fb := Feedback{Seq: f.Seq, FrameTime: f.Time, Spec: info, Background: string(bg), HoldMS: hold.Milliseconds()}
-		a, err := an.AnalyzeBytes(f.JPEG, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
+		var a photo.Analysis
+		err = s.safely("frame analysis", func() (err error) {
+			a, err = an.AnalyzeBytes(f.JPEG, photo.Options{Spec: spec, Background: bg, Rotation: f.Rotation})
+			return err
+		})
+		if errors.Is(err, ErrPipelinePanic) {
+			an = freshAnalyzer(an)
+		}
 		if err != nil {
 			fb.Error = err.Error()
 			s.analysisFailed(err)

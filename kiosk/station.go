@@ -105,7 +105,8 @@ type Station struct {
 
 	lastFeedback    *Feedback
 	lastAnalysisLog time.Time
-	beat            time.Time // last tick of the stats loop
+	lastPanicLog    map[string]time.Time // by step; see safely
+	beat            time.Time            // last tick of the stats loop
 
 	recent      []Frame // the newest frames, oldest first
 	captureSeq  uint64
@@ -123,6 +124,9 @@ type Station struct {
 	autoCapture chan struct{}
 	// restartFraming tells the analysis loop to start the hold over.
 	restartFraming atomic.Bool
+	// pipelineHook, if set (by tests, before Run), is called by safely
+	// before each step of the photo pipeline, with the step's name.
+	pipelineHook func(during string)
 }
 
 // ErrStalled is what Healthy reports when the station's loop has stopped
