@@ -111,6 +111,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "kioskd", version())
 		return nil
 	case "help":
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") && rest[0] != "help" {
+			// 'kioskd help COMMAND' is 'kioskd COMMAND -h'.
+			return m.Run(ctx, []string{rest[0], "-h"})
+		}
 		m.usage()
 		return nil
 	default:
@@ -136,7 +140,7 @@ commands:
   devices   list the cameras (V4L2 devices) with their formats, sizes and frame rates
   doctor    check the camera, state folder, disk, clock and listen address with the run settings; exit 1 on a failure
   version   print the version
-  help      print this text
+  help      print this text; 'help COMMAND' lists that command's flags
 
 Every flag has a KIOSK_* environment twin: -camera-size is KIOSK_CAMERA_SIZE.
 'kioskd COMMAND -h' lists a command's flags.

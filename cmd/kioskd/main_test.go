@@ -281,6 +281,17 @@ func TestHelpAndVersion(t *testing.T) {
 	if !strings.Contains(stderr.String(), "KIOSK_CAMERA_SIZE") {
 		t.Errorf("run -h does not name the environment twins:\n%s", stderr)
 	}
+	m, _, stderr = testMain(nil)
+	err = m.Run(t.Context(), []string{"help", "standardize"})
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-background") {
+		t.Errorf("help standardize = %v, printing\n%s\nwant standardize's flags", err, stderr)
+	}
+	m, _, _ = testMain(nil)
+	err = m.Run(t.Context(), []string{"help", "nosuch"})
+	var msg bytes.Buffer
+	if code := exitCode(&msg, err); code != 2 || !strings.Contains(msg.String(), `unknown command "nosuch"`) {
+		t.Errorf("help nosuch: exit %d, %q; want the usage error", code, msg.String())
+	}
 }
 
 func TestDevicesCommand(t *testing.T) {
