@@ -132,8 +132,12 @@ func TestRetryTaxonomy(t *testing.T) {
 			q := openQueue(t)
 			rec := commit(t, q, f.station, 1, 2<<10, 8<<10)[0]
 			w := f.worker(t, q, nil)
-			const base = 20 * time.Millisecond
-			w.BackoffBase, w.BackoffCap = base, time.Second
+			// The gaps are the backoff plus an attempt's own time, which on
+			// a loaded machine under -race reaches 100 ms: a base well above
+			// that keeps the growth visible (at 20 ms a loaded run saw gaps
+			// of 121, 113 and 118 ms).
+			const base = 100 * time.Millisecond
+			w.BackoffBase, w.BackoffCap = base, 2*time.Second
 			uplink.SetJitter(w, func(max time.Duration) time.Duration { return max })
 			start(t, w)
 
