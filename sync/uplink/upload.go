@@ -59,7 +59,7 @@ func (w *Worker) drain(ctx context.Context) (moved int) {
 	failClass := classTransient
 	retryLater := time.Duration(0)
 	for {
-		if !stop && ctx.Err() == nil && inflight < w.Parallel {
+		if !stop && !w.paused.Load() && ctx.Err() == nil && inflight < w.Parallel {
 			recs, err := w.q.Next(queue.StateQueued, w.Parallel-inflight)
 			if err != nil {
 				w.log.Error("read the queue", "err", err)
@@ -159,6 +159,12 @@ func (w *Worker) upload(ctx context.Context, r queue.Record) result {
 		return res
 	}
 	res.err, res.class = err, classify(ctx, err)
+	if res.class == classTransient || res.class == classBlocked {
+		// Pause the other uploads now, not when drain reads this result:
+		// the requeue below waits for the queue's fsync, and central
+		// asked for quiet (a 503, a 429's Retry-After) before that.
+		w.paused.Store(true)
+	}
 	switch res.class {
 	case classStopped:
 		if errors.Is(err, errPaused) {
