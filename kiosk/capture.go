@@ -157,21 +157,16 @@ func (s *Station) Capture(ctx context.Context, auto bool) (Capture, error) {
 		"candidates", c.Candidates, "tookMS", int(c.TookMS))
 
 	s.mu.Lock()
-	var sess *SessionView
 	if c.State == CaptureReview {
 		s.figs.captured(time.Now())
 		s.review = &captured{Capture: c, photo: res.JPEG, frame: frame}
 		if s.capturedLocked(c.ID) {
-			v := s.sess.view
-			sess = &v
+			s.publishSessionLocked(s.sess.view)
 		}
 	} else {
 		s.review = nil
 	}
 	s.mu.Unlock()
-	if sess != nil {
-		s.publishSession(*sess)
-	}
 	s.hub.Publish(Event{Type: EventCapture, Time: time.Now(), Data: c})
 	return c, nil
 }
@@ -297,9 +292,8 @@ func (s *Station) endReview(id uint64, state CaptureState) (Capture, error) {
 		s.retookLocked()
 		s.figs.retaken(time.Now(), c.Report)
 	}
-	sess := s.sessionLocked().view
+	s.publishSessionLocked(s.sessionLocked().view)
 	s.mu.Unlock()
-	s.publishSession(sess)
 	s.restartFraming.Store(true)
 	s.logger.Info("capture", "id", c.ID, "state", c.State)
 	s.hub.Publish(Event{Type: EventCapture, Time: time.Now(), Data: c})

@@ -147,8 +147,11 @@ func (s *Station) Session() SessionView {
 	return s.sessionLocked().view
 }
 
-// publishSession sends the session view; call without s.mu held.
-func (s *Station) publishSession(v SessionView) {
+// publishSessionLocked sends the session view. It runs under s.mu, in
+// the same critical section as the change, so that two changes racing
+// (two consoles, a console and the idle reset) reach every console in
+// the order they were made; Publish never blocks.
+func (s *Station) publishSessionLocked(v SessionView) {
 	s.hub.Publish(Event{Type: EventSession, Time: v.Updated, Data: v})
 }
 
@@ -176,8 +179,8 @@ func (s *Station) change(from []SessionState, f func(ss *session) error) (Sessio
 	now := time.Now()
 	ss.view.Updated, ss.touched = now, now
 	v := ss.view
+	s.publishSessionLocked(v)
 	s.mu.Unlock()
-	s.publishSession(v)
 	return v, nil
 }
 
@@ -209,8 +212,8 @@ func (s *Station) SignOut() SessionView {
 	*ss = session{view: SessionView{ID: ss.view.ID, State: SessionSignedOut, Updated: time.Now()}}
 	v := ss.view
 	s.review = nil
+	s.publishSessionLocked(v)
 	s.mu.Unlock()
-	s.publishSession(v)
 	return v
 }
 

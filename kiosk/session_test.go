@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +40,9 @@ type booth struct {
 	dir string
 }
 
-func newBooth(t *testing.T) *booth {
+// newBooth starts the booth; configure (if given) adjusts the station
+// before it runs.
+func newBooth(t *testing.T, configure ...func(*kiosk.Station)) *booth {
 	t.Helper()
 	dir := t.TempDir()
 	q, err := queue.Open(dir, queue.Options{})
@@ -67,6 +70,9 @@ func newBooth(t *testing.T) *booth {
 	st := kiosk.NewStation(src, discard())
 	st.AnalysisRate = -1
 	st.Roster, st.Operators, st.Records, st.StationID = r, ops, q, "booth-7"
+	for _, f := range configure {
+		f(st)
+	}
 	runStation(t, st)
 	waitFrames(t, st)
 	return &booth{st: st, src: src, q: q, r: r, dir: dir}
@@ -245,8 +251,7 @@ func TestSessionRefusals(t *testing.T) {
 }
 
 func TestSessionIdleTimeout(t *testing.T) {
-	b := newBooth(t)
-	b.st.IdleTimeout = 300 * time.Millisecond // read by the stats loop
+	b := newBooth(t, func(st *kiosk.Station) { st.IdleTimeout = 300 * time.Millisecond })
 	must(t, func() (kiosk.SessionView, error) { return b.st.SignIn("op01", testPIN) })
 	must(t, func() (kiosk.SessionView, error) { return b.st.Identify(eligibleID, "张三", "") })
 	deadline := time.Now().Add(10 * time.Second)
@@ -258,6 +263,40 @@ func TestSessionIdleTimeout(t *testing.T) {
 	}
 	if v := b.st.Session(); v.Student != nil || v.Operator != "王老师" {
 		t.Errorf("after the idle timeout: %+v; want the student cleared, the operator still signed in", v)
+	}
+}
+
+// TestSessionEventsInOrder: session changes made at once by several
+// goroutines (two consoles, a console and the idle reset) reach the
+// consoles in the order they were made, so none is left on an older view.
+func TestSessionEventsInOrder(t *testing.T) {
+	b := newBooth(t)
+	for range 20 {
+		sub := b.st.Subscribe()
+		const each = 25 // 50 events fit the subscription's buffer unread
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for range each {
+					b.st.SignOut()
+				}
+			})
+		}
+		wg.Wait()
+		var last time.Time
+		for n := 0; n < 2*each; {
+			e := <-sub.Events()
+			v, ok := e.Data.(kiosk.SessionView)
+			if e.Type != kiosk.EventSession || !ok {
+				continue
+			}
+			if v.Updated.Before(last) {
+				t.Fatalf("session event %d of %v came after one of %v", n, v.Updated, last)
+			}
+			last = v.Updated
+			n++
+		}
+		sub.Close()
 	}
 }
 
