@@ -244,16 +244,17 @@ func TestCalibrate(t *testing.T) {
 	st.AnalysisRate = -1
 	st.StatsInterval = 100 * time.Millisecond
 	st.StateDir, st.Camera = dir, lock
-	sub := st.Subscribe()
-	defer sub.Close()
 	runStation(t, st)
 	waitFrames(t, st)
 
 	if _, err := st.Calibrate(t.Context()); !errors.Is(err, kiosk.ErrBoothNotEmpty) {
 		t.Fatalf("Calibrate with a student in the booth = %v; want ErrBoothNotEmpty", err)
 	}
-	src.set(demoFrame(t, 500*time.Millisecond)) // the empty wall
-	time.Sleep(200 * time.Millisecond)
+	empty := demoFrame(t, 500*time.Millisecond) // the empty wall
+	src.set(empty)
+	for !bytes.Equal(st.LatestFrame().JPEG, empty.JPEG) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	cs, err := st.Calibrate(t.Context())
 	if err != nil {
 		t.Fatalf("Calibrate = %v", err)
@@ -266,7 +267,11 @@ func TestCalibrate(t *testing.T) {
 			t.Errorf("calibration file: %v", err)
 		}
 	}
-	// The light changes: the wall drifts from the calibration.
+	// The light changes: the wall drifts from the calibration. Subscribed
+	// only now: under -race the calibrations take seconds, in which an
+	// idle subscription overflows with the stats.
+	sub := st.Subscribe()
+	defer sub.Close()
 	src.set(dimmedWall)
 	waitFor(t, sub, 5*time.Second, "a drift above the warning", func(e kiosk.Event) bool {
 		c, ok := e.Data.(kiosk.CalibrationStatus)

@@ -59,7 +59,10 @@ func startDemoBooth(t testing.TB, at time.Duration, wrap func(*kiosk.Station) we
 	// answer; under the race detector a capture takes several seconds, in
 	// which the default write timeout would evict a console that is not
 	// reading its frames. Eviction is tested elsewhere.
-	h := startHarness(t, src, harnessOptions{wrap: wrap, configure: func(s *web.Server) { s.WriteTimeout = 2 * time.Minute }})
+	// Stats once a second, not every 50 ms: a console a test leaves unread
+	// through a capture would otherwise fill its 64 events and be dropped.
+	h := startHarness(t, src, harnessOptions{wrap: wrap, statsInterval: time.Second,
+		configure: func(s *web.Server) { s.WriteTimeout = 2 * time.Minute }})
 	waitStationFrames(t, h.st)
 	return h
 }
