@@ -242,9 +242,12 @@ export class SessionScreens {
     const method = new FormData($("step-fee")).get("method");
     $("fee-ok").textContent = retake || method === "waived" ? i18n.t("confirmFree") : i18n.t("confirmFee", { yuan: 30 });
     const focus = v.state === "idle" ? "st-back" : v.state === "identified" ? "consent-ok" : v.state === "consented" ? (retake ? "fee-ok" : "receipt") : "frame-go";
-    if (this.studentStep !== `${v.id}:${v.state}`) {
+    // Focus after the render, when the control is shown, and not while
+    // this console's step awaits its result: its session event comes
+    // first, while the buttons are still disabled, and a disabled button
+    // takes no focus. The render of the result focuses it.
+    if (this.studentStep !== `${v.id}:${v.state}` && !this.pending) {
       this.studentStep = `${v.id}:${v.state}`;
-      // Focus after the render, when the control is shown.
       queueMicrotask(() => $(focus).focus());
     }
   }
