@@ -182,7 +182,8 @@ func TestBrowserRefusalAndCalibration(t *testing.T) {
 		t.Fatal("calibrated before the operator confirmed")
 	}
 	do(t, tab, chromedp.Click(chromedp.ID("cal-go")))
-	waitFor(t, tab, `window.kiosk.calibration && window.kiosk.calibration.calibrated &&
+	// The calibration event, then the result (which sets the message).
+	waitFor(t, tab, `window.kiosk.calibration && window.kiosk.calibration.calibrated && !window.kiosk.calibrating &&
 		document.getElementById("cal-state").textContent.startsWith("已校准") && document.getElementById("cal-chip").hidden`, captureTimeout())
 	if !h.st.Status().Calibration.Calibrated {
 		t.Error("the station is not calibrated after the console's calibration")

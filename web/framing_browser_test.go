@@ -51,6 +51,36 @@ func (f *feedbackStation) feedback(fb kiosk.Feedback) {
 	f.hub.Publish(kiosk.Event{Type: kiosk.EventFeedback, Time: time.Now(), Data: fb})
 }
 
+// repeatFeedback publishes fb again every period until stop is called, so
+// that the console keeps it fresh (framing.js's STALE_MS) through the slow
+// steps of a test. stop waits for the last publish; calling it again does
+// nothing.
+func (f *feedbackStation) repeatFeedback(t *testing.T, fb kiosk.Feedback, period time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				f.feedback(fb)
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 func (f *feedbackStation) countdown(c kiosk.Countdown) {
 	f.hub.Publish(kiosk.Event{Type: kiosk.EventCountdown, Time: time.Now(), Data: c})
 }
@@ -172,6 +202,10 @@ func TestBrowserChecklistOrderAndLanguage(t *testing.T) {
 	})
 	fs.feedback(fb)
 	waitFor(t, tab, `window.kiosk.feedbacks >= 1 && window.kiosk.checklist.length === 13`, 3*time.Second)
+	// The same feedback keeps coming, as the station's does, until the
+	// checklist's settling is tested: a feedback the console has not had
+	// for 1.5 s goes stale, and the panel says it is waiting.
+	stopRepeat := fs.repeatFeedback(t, fb, 300*time.Millisecond)
 
 	// Failing first, then warnings, then what could not be measured, then
 	// the passing checks; each group in report order.
@@ -262,6 +296,7 @@ func TestBrowserChecklistOrderAndLanguage(t *testing.T) {
 	changes := func() string {
 		return fmt.Sprintf("%s (changed %d times)", strings.Join(kioskChecks(t, tab), ","), eval[int](t, tab, `window.kiosk.checklistChanges`))
 	}
+	stopRepeat()
 	before := changes()
 	blip := makeFeedback(640, 480, crop, map[photo.CheckID]photo.Status{
 		photo.CheckFraming: photo.StatusWarn, photo.CheckYaw: photo.StatusWarn,
@@ -324,6 +359,9 @@ func TestBrowserOverlayGeometry(t *testing.T) {
 			fb := makeFeedback(tt.w, tt.h, tt.crop, map[photo.CheckID]photo.Status{photo.CheckResolution: photo.StatusFail})
 			fs.feedback(fb)
 			waitFor(t, tab, `window.kiosk.feedbacks >= 1 && window.kiosk.checklist.length === 13`, 3*time.Second)
+			// Kept fresh through the pixel checks: a stale feedback's
+			// guides are cleared.
+			stopRepeat := fs.repeatFeedback(t, fb, 300*time.Millisecond)
 			if got := eval[bool](t, tab, `window.kiosk.overlay.guides`); got != tt.guides {
 				t.Fatalf("guides drawn = %v; want %v", got, tt.guides)
 			}
@@ -376,6 +414,7 @@ func TestBrowserOverlayGeometry(t *testing.T) {
 
 			// Mirroring flips the canvas on screen, not its pixels; the
 			// guides are redrawn (labels turned back) and stay in place.
+			stopRepeat() // from here, a draw is the mirror's or the feedback's below
 			draws := eval[int](t, tab, `window.kiosk.overlay.draws`)
 			do(t, tab, chromedp.Click(chromedp.ID("mirror-toggle")))
 			waitFor(t, tab, `window.kiosk.mirror === false`, 2*time.Second)

@@ -20,13 +20,13 @@ import (
 // queue panel.
 
 // signInConsole signs op01 in from the console's sign-in screen and waits
-// for the start screen.
+// for the start screen, ready for a click.
 func signInConsole(t *testing.T, tab context.Context) {
 	t.Helper()
 	waitFor(t, tab, `window.kiosk && window.kiosk.connected && window.kiosk.screen === "signin"`, 10*time.Second)
 	typeInto(t, tab, "op-id", "op01")
 	typeInto(t, tab, "op-pin", testPIN+"\r")
-	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code"`, 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code" && `+sessionSettled, 5*time.Second)
 }
 
 func TestBrowserCalibrateFromStart(t *testing.T) {
@@ -87,7 +87,9 @@ func TestBrowserCalibrateFromStart(t *testing.T) {
 	}
 	screenshot(t, tab, "start-calibrate-confirm")
 	do(t, tab, chromedp.Click(chromedp.ID("cal-go")))
-	waitFor(t, tab, `window.kiosk.calibration && window.kiosk.calibration.calibrated &&
+	// The calibration event, then the result (which sets the message and
+	// the focus).
+	waitFor(t, tab, `window.kiosk.calibration && window.kiosk.calibration.calibrated && !window.kiosk.calibrating &&
 		document.getElementById("cal-state").textContent.startsWith("已校准") && `+reachable("cal-back"), captureTimeout())
 	if !b.st.Status().Calibration.Calibrated {
 		t.Error("the station is not calibrated after the empty-booth calibration")

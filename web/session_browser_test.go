@@ -30,6 +30,13 @@ func reachable(id string) string {
 		return !!top && (top === e || e.contains(top)); })()`, id)
 }
 
+// sessionSettled is a JavaScript expression: no session command of this
+// console awaits its result. The station's session event comes before the
+// result, and session.js keeps the session's buttons disabled, and drops
+// a new step, until the result is in: a screen that is shown is not yet
+// one that takes a click or an Enter.
+const sessionSettled = `!document.getElementById("sign-out").disabled`
+
 // TestBrowserSessionFlow walks one student through the booth on the demo
 // camera, from the keyboard: sign in, scan the code, consent, fee, frame,
 // capture, accept, saved; the record is then in the queue.
@@ -67,7 +74,7 @@ func TestBrowserSessionFlow(t *testing.T) {
 		t.Error("the PIN field keeps a wrong PIN")
 	}
 	typeInto(t, tab, "op-pin", testPIN+"\r")
-	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code"`, 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code" && `+sessionSettled, 5*time.Second)
 	if got := textOf(t, tab, "sess-operator"); got != "操作员：王老师" {
 		t.Errorf("operator shown as %q", got)
 	}
@@ -76,7 +83,7 @@ func TestBrowserSessionFlow(t *testing.T) {
 	// A student collected online: the card says so, no consent step.
 	typeInto(t, tab, "id-number", onlineID)
 	typeInto(t, tab, "id-name", "李四\r")
-	waitFor(t, tab, `window.kiosk.screen === "student" && `+visible("st-back"), 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "student" && `+visible("st-back")+` && `+sessionSettled, 5*time.Second)
 	if got := textOf(t, tab, "st-badge"); got != "已在线采集" {
 		t.Errorf("badge of a student collected online = %q", got)
 	}
@@ -84,8 +91,11 @@ func TestBrowserSessionFlow(t *testing.T) {
 		t.Error("consent offered to a student who may not be photographed")
 	}
 	screenshot(t, tab, "not-eligible")
+	if !eval[bool](t, tab, `document.activeElement.id === "st-back"`) {
+		t.Fatal("返回 has no focus on the card of a student who may not be photographed")
+	}
 	do(t, tab, chromedp.KeyEvent("\r")) // Back has the focus
-	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code"`, 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code" && `+sessionSettled, 5*time.Second)
 
 	// The scanner types the code and Enter.
 	typeInto(t, tab, "id-code", "QR8K2M7Q1\r")
@@ -106,7 +116,7 @@ func TestBrowserSessionFlow(t *testing.T) {
 	screenshot(t, tab, "consent")
 	waitFor(t, tab, `document.activeElement.id === "consent-ok"`, 2*time.Second)
 	do(t, tab, chromedp.KeyEvent("\r"))
-	waitFor(t, tab, visible("step-fee")+` && document.activeElement.id === "receipt"`, 5*time.Second)
+	waitFor(t, tab, visible("step-fee")+` && document.activeElement.id === "receipt" && `+sessionSettled, 5*time.Second)
 	if got := textOf(t, tab, "fee-amount"); got != "30 元" {
 		t.Errorf("fee shown %q; want 30 元", got)
 	}
@@ -184,11 +194,11 @@ func TestBrowserSessionFlow(t *testing.T) {
 	screenshot(t, tab, "saved-en")
 	do(t, tab, chromedp.Click(chromedp.ID("lang-toggle")))
 	do(t, tab, chromedp.Click(chromedp.ID("next-student")))
-	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code"`, 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "start" && document.activeElement.id === "id-code" && `+sessionSettled, 5*time.Second)
 
 	// A rejected student: free retake, no charge.
 	typeInto(t, tab, "id-code", "QR8K2M7Q3\r")
-	waitFor(t, tab, visible("step-consent"), 5*time.Second)
+	waitFor(t, tab, visible("step-consent")+` && `+sessionSettled, 5*time.Second)
 	if got := textOf(t, tab, "st-badge"); got != "未通过（免费重拍）" {
 		t.Errorf("badge of a rejected student = %q", got)
 	}
@@ -196,14 +206,19 @@ func TestBrowserSessionFlow(t *testing.T) {
 		t.Errorf("reason shown %q", got)
 	}
 	do(t, tab, chromedp.Click(chromedp.ID("consent-ok")))
-	waitFor(t, tab, visible("step-fee"), 5*time.Second)
+	waitFor(t, tab, visible("step-fee")+` && `+sessionSettled, 5*time.Second)
 	if got := textOf(t, tab, "fee-amount"); got != "免费重拍 · 不收费" || eval[bool](t, tab, visible("fee-methods")) {
 		t.Errorf("retake fee shows %q (methods shown %v)", got, eval[bool](t, tab, visible("fee-methods")))
+	}
+	// Nothing to type: the confirm button has the focus, once the
+	// consent's result has enabled it.
+	if !eval[bool](t, tab, `document.activeElement.id === "fee-ok"`) {
+		t.Errorf("the free retake's confirm has no focus (the focus is on %q)", eval[string](t, tab, `document.activeElement.id || document.activeElement.tagName`))
 	}
 	screenshot(t, tab, "retake-fee")
 	// Cancel from the bar: back to the start screen.
 	do(t, tab, chromedp.Click(chromedp.ID("sess-cancel")))
-	waitFor(t, tab, `window.kiosk.screen === "start"`, 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "start" && `+sessionSettled, 5*time.Second)
 
 	// Sign out: the sign-in screen.
 	do(t, tab, chromedp.Click(chromedp.ID("sign-out")))
@@ -219,7 +234,7 @@ func TestBrowserSessionIdle(t *testing.T) {
 	waitFor(t, tab, `window.kiosk && window.kiosk.screen === "signin"`, 10*time.Second)
 	typeInto(t, tab, "op-id", "op01")
 	typeInto(t, tab, "op-pin", testPIN+"\r")
-	waitFor(t, tab, `window.kiosk.screen === "start"`, 5*time.Second)
+	waitFor(t, tab, `window.kiosk.screen === "start" && `+sessionSettled, 5*time.Second)
 	typeInto(t, tab, "id-code", "QR8K2M7Q1\r")
 	waitFor(t, tab, `window.kiosk.screen === "student"`, 5*time.Second)
 	waitFor(t, tab, `window.kiosk.screen === "start" && window.kiosk.session.state === "idle" && !window.kiosk.session.student`, 10*time.Second)
