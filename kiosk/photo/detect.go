@@ -131,8 +131,8 @@ func both(f, g func()) {
 	}
 	var gr group
 	gr.start(g)
-	defer gr.wait()
-	f()
+	gr.guard(f)
+	gr.wait()
 }
 
 // plausiblePupils: inter-pupil distance 0.25-0.5 of the box side, both

@@ -14,7 +14,7 @@ import (
 type group struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
-	panic *workerPanic // the first
+	first *workerPanic // the first panic of a goroutine
 }
 
 // workerPanic is what wait raises for a panic in a group's goroutine.
@@ -41,8 +41,8 @@ func (g *group) guard(fn func()) (returned bool) {
 		}
 		if v := recover(); v != nil { // nil: runtime.Goexit, which goes on
 			g.mu.Lock()
-			if g.panic == nil {
-				g.panic = &workerPanic{value: v, stack: debug.Stack()}
+			if g.first == nil {
+				g.first = &workerPanic{value: v, stack: debug.Stack()}
 			}
 			g.mu.Unlock()
 		}
@@ -52,12 +52,13 @@ func (g *group) guard(fn func()) (returned bool) {
 }
 
 // wait waits for g's goroutines, then raises the first panic among them.
-// Where the waiting goroutine works too, defer wait, so that it waits
-// for the others even when its own work panics.
+// Where the waiting goroutine works too, it runs its share through guard
+// before wait, so that it waits for the others even when its own share
+// panics, and that panic is raised like theirs.
 func (g *group) wait() {
 	g.wg.Wait()
 	g.mu.Lock()
-	p := g.panic
+	p := g.first
 	g.mu.Unlock()
 	if p != nil {
 		panic(p)

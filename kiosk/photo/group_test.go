@@ -70,22 +70,20 @@ func TestParallelRowsRaisesWorkerPanic(t *testing.T) {
 func TestBothWaitsAndRaises(t *testing.T) {
 	severalCPUs(t)
 	var gDone atomic.Bool
-	func() {
-		defer func() {
-			if v := recover(); v != "f" {
-				t.Errorf("recovered %v; want f's own panic", v)
-			}
-		}()
+	p := raised(t, func() {
 		both(func() { panic("f") }, func() {
 			time.Sleep(20 * time.Millisecond)
 			gDone.Store(true)
 		})
-	}()
+	})
+	if p == nil || p.value != "f" {
+		t.Errorf("raised %v; want f's panic", p)
+	}
 	if !gDone.Load() {
 		t.Error("f's panic unwound before g was done")
 	}
 	fDone := false
-	p := raised(t, func() {
+	p = raised(t, func() {
 		both(func() { fDone = true }, func() { panic("g") })
 	})
 	if p == nil || p.value != "g" || !fDone {
@@ -99,23 +97,58 @@ func TestBothWaitsAndRaises(t *testing.T) {
 func TestBlockPipeRaisesWorkerPanic(t *testing.T) {
 	severalCPUs(t)
 	d := &lumaDecoder{}
+	p := d.startPipe()
+	// Several times the ring's length, so that a run kept by a worker
+	// after the panic would stall the sends; one block of its own each,
+	// in a plane 16 pixels wide.
+	sends := 4 * cap(p.free)
+	d.frame.y, d.frame.ystride = make([]uint8, 16*8*sends), 16
+	raisedBy := make(chan *workerPanic, 1)
+	go func() {
+		raisedBy <- raised(t, func() {
+			defer p.finish()
+			for k := range sends {
+				p.cur.coef[0][0] = 128
+				p.cur.job[0] = blockJob{off: k*16*8 + 8}
+				if k == 1 {
+					p.cur.job[0].off = 1 << 20 // outside the plane
+				}
+				p.cur.n = 1
+				p.send()
+			}
+		})
+	}()
+	select {
+	case wp := <-raisedBy:
+		if wp == nil || !strings.Contains(wp.Error(), "out of range") {
+			t.Fatalf("finish raised %v; want the transform's index error", wp)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the decoder stalled: a worker kept a run after its panic")
+	}
+}
+
+// TestBlockPipeZeroAfterDecoderPanic: a panic in the entropy decoding,
+// with a block half decoded and not yet counted, leaves the run that goes
+// back to the pool zero.
+func TestBlockPipeZeroAfterDecoderPanic(t *testing.T) {
+	severalCPUs(t)
+	d := &lumaDecoder{}
 	d.frame.y, d.frame.ystride = make([]uint8, 16*8), 16
 	p := d.startPipe()
-	raisedBy := raised(t, func() {
+	run := p.cur
+	func() {
+		defer func() { recover() }()
 		defer p.finish()
-		// Several times the ring's length, so that a run kept by a
-		// worker after the panic would stall the sends.
-		for k := range 4 * cap(p.free) {
-			p.cur.coef[0][0] = 128
-			p.cur.job[0] = blockJob{off: 8}
-			if k == 1 {
-				p.cur.job[0].off = 1 << 20 // outside the plane
-			}
-			p.cur.n = 1
-			p.send()
+		run.coef[0][0] = 128
+		run.job[0] = blockJob{off: 8}
+		run.n = 1
+		run.coef[1][5] = 3 // the block being decoded when the panic came
+		panic("in blockCoefs")
+	}()
+	for i := range run.coef {
+		if run.coef[i] != ([64]float32{}) {
+			t.Fatalf("block %d of the pooled run is %v; want zero", i, run.coef[i][:8])
 		}
-	})
-	if raisedBy == nil || !strings.Contains(raisedBy.Error(), "out of range") {
-		t.Fatalf("finish raised %v; want the transform's index error", raisedBy)
 	}
 }

@@ -819,7 +819,9 @@ func (p *blockPipe) send() {
 func (p *blockPipe) finish() {
 	close(p.work)
 	p.workers.wait()
-	clear(p.cur.coef[:p.cur.n])
+	// Also the block being decoded, which a panic in blockCoefs leaves
+	// unzeroed and uncounted: the pool outlives a recovered panic.
+	clear(p.cur.coef[:min(p.cur.n+1, pipeRun)])
 	p.cur.n = 0
 	runPool.Put(p.cur)
 	for len(p.free) > 0 {

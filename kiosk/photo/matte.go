@@ -537,8 +537,8 @@ func boxStrips(w, h, k, r, x0, x1, y0, y1 int, need func(sx0, sx1, y int) bool,
 	for range workers - 1 {
 		g.start(work)
 	}
-	defer g.wait()
-	work()
+	g.guard(work)
+	g.wait()
 }
 
 // anySet reports whether mask row y has a pixel equal to v in [x0, x1).

@@ -24,7 +24,8 @@ type RefusalError struct {
 	// Reason is one of the Err* sentinels above (not in the JSON).
 	Reason error `json:"-"`
 	// Code is Reason as a stable word: no_face, many_faces, outside_frame,
-	// upscale, background.
+	// upscale, background; the station adds internal, for a panic in the
+	// pipeline (kiosk.ErrPipelinePanic).
 	Code string `json:"code"`
 	// Detail is the measurement behind the refusal, in English, for logs
 	// and the report; it holds no personal data.
