@@ -76,7 +76,7 @@ const DriftWarn = 5.0
 // (when the station has one) and publishes the new calibration.
 func (s *Station) Calibrate(ctx context.Context) (CalibrationStatus, error) {
 	select {
-	case s.capturing <- struct{}{}: // shares the capture analyzer
+	case s.capturing <- struct{}{}: // one capture or calibration at a time
 		defer func() { <-s.capturing }()
 	default:
 		return CalibrationStatus{}, ErrCaptureBusy

@@ -19,7 +19,6 @@ var ErrPipelinePanic = errors.New("internal error in the photo pipeline (a bug; 
 var pipelineRefusal = &photo.RefusalError{
 	Reason: ErrPipelinePanic,
 	Code:   "internal",
-	Detail: ErrPipelinePanic.Error(),
 	Hint: photo.Hint{
 		Zh: "系统内部错误，未生成照片。请再拍一次；如反复出现，请联系技术人员。",
 		En: "Internal error: no photo was made. Take it again; if it keeps happening, call the technician.",
@@ -41,10 +40,12 @@ func freshAnalyzer(old *photo.Analyzer) *photo.Analyzer {
 // safely runs f, a step of the photo pipeline, and returns its error. A
 // panic in f becomes an error wrapping ErrPipelinePanic, and is logged
 // with its stack at most once a minute for each step (a bug that every
-// frame hits would otherwise fill the journal). The pipeline is pure computation on its
-// own buffers, and its parallel passes stop every goroutine before they
-// raise a panic of theirs, so the station goes on; callers drop the
-// Analyzer that panicked and take a new one.
+// frame hits would otherwise fill the journal). The pipeline is pure
+// computation on its own buffers (its one shared pool, the decoder's
+// block runs, goes back zero even from a panic), and its parallel passes
+// stop every goroutine before they raise a panic of theirs, so the
+// station goes on; callers drop the Analyzer that panicked and take a
+// new one.
 func (s *Station) safely(during string, f func() error) (err error) {
 	defer func() {
 		v := recover()
