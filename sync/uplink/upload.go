@@ -67,6 +67,9 @@ func (w *Worker) drain(ctx context.Context) (moved int) {
 			}
 			started := 0
 			for _, r := range recs {
+				if w.paused.Load() {
+					break // an upload in flight has just failed; these stay queued
+				}
 				if reason := unsendable(r, w.station); reason != "" {
 					if w.parkRecord(r.ID, reason) {
 						moved++

@@ -78,9 +78,10 @@ type Worker struct {
 	wake    chan struct{}
 	jitter  func(max time.Duration) time.Duration // nil: uniform (tests make it deterministic)
 
-	// paused is set by drain on the first transient or blocked failure:
-	// the other uploads in flight make no further request, so nothing
-	// reaches central before the backoff or Retry-After has passed.
+	// paused is set by the upload that reads the drain's first transient
+	// or blocked failure: the other uploads in flight make no further
+	// request and drain starts no new one, so nothing reaches central
+	// before the backoff or Retry-After has passed. Each drain clears it.
 	paused atomic.Bool
 
 	mu     sync.Mutex // guards health
