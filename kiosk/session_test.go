@@ -285,7 +285,10 @@ func TestSessionEventsInOrder(t *testing.T) {
 		wg.Wait()
 		var last time.Time
 		for n := 0; n < 2*each; {
-			e := <-sub.Events()
+			e, open := <-sub.Events()
+			if !open {
+				t.Fatalf("subscription ended: %v", sub.Err())
+			}
 			v, ok := e.Data.(kiosk.SessionView)
 			if e.Type != kiosk.EventSession || !ok {
 				continue

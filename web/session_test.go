@@ -296,12 +296,15 @@ func TestResultFollowsItsEvents(t *testing.T) {
 	t.Cleanup(func() { close(unhook) })
 	c := b.dial(t)
 	helloSessions(t, c)
-	steps := [][2]string{
-		{"sign_in", `{"type":"sign_in","id":"op01","pin":"` + testPIN + `"}`},
-		{"sign_out", `{"type":"sign_out"}`},
+	steps := []struct {
+		typ, msg string
+		after    kiosk.SessionState
+	}{
+		{"sign_in", `{"type":"sign_in","id":"op01","pin":"` + testPIN + `"}`, kiosk.SessionIdle},
+		{"sign_out", `{"type":"sign_out"}`, kiosk.SessionSignedOut},
 	}
 	for i := range 12 {
-		typ, msg := steps[i%2][0], steps[i%2][1]
+		typ, msg := steps[i%2].typ, steps[i%2].msg
 		armed.Store(true)
 		select {
 		case <-held:
@@ -309,9 +312,15 @@ func TestResultFollowsItsEvents(t *testing.T) {
 			t.Fatal("the writer wrote no frame in 10 s")
 		}
 		send(t, c, msg)
-		// The reader publishes the session and queues the result meanwhile;
-		// both are ready when the writer goes on.
-		time.Sleep(50 * time.Millisecond)
+		// The reader publishes the session, then queues the result, while
+		// the writer is held: wait for the one, and a moment for the other.
+		for deadline := time.Now().Add(10 * time.Second); b.st.Session().State != steps[i%2].after; {
+			if time.Now().After(deadline) {
+				t.Fatalf("step %d (%s): the session did not change in 10 s", i, typ)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
 		release <- struct{}{}
 		var event json.RawMessage
 		raw := waitText(t, c, captureTimeout(), "the result of "+typ, func(_ []byte, m message) bool {
