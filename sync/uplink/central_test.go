@@ -110,6 +110,20 @@ func (f *fakeCentral) setHook(h func(w http.ResponseWriter, r *http.Request) boo
 	f.hook = h
 }
 
+// loseRecordAnswers makes central commit every manifest PUT but lose its
+// answer (the connection drops), while lose (nil: always) says so.
+func (f *fakeCentral) loseRecordAnswers(lose func() bool) {
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if lose != nil && !lose() || r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, "/v1/records/") {
+			return false
+		}
+		f.serve(httptest.NewRecorder(), r) // committed, but the answer is lost
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+		return true
+	})
+}
+
 func writeError(w http.ResponseWriter, status int, code, msg string, missing []string) {
 	w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	w.WriteHeader(status)

@@ -5,7 +5,6 @@ package uplink_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,15 +66,7 @@ func TestParkedRecordReviewIsNotLost(t *testing.T) {
 	f := newCentral(t)
 	var lose atomic.Bool
 	lose.Store(true)
-	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
-		if !lose.Load() || r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, "/v1/records/") {
-			return false
-		}
-		f.serve(httptest.NewRecorder(), r) // committed, but the answer is lost
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
-		return true
-	})
+	f.loseRecordAnswers(lose.Load)
 	q := openQueue(t)
 	rec := commit(t, q, f.station, 1, 2<<10, 8<<10)[0]
 

@@ -377,15 +377,7 @@ func TestReviews(t *testing.T) {
 
 func TestReviewSettlesLostUpload(t *testing.T) {
 	f := newCentral(t)
-	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, "/v1/records/") {
-			return false
-		}
-		f.serve(httptest.NewRecorder(), r) // committed, but the answer is lost
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
-		return true
-	})
+	f.loseRecordAnswers(nil)
 	q := openQueue(t)
 	rec := commit(t, q, f.station, 1, 2<<10, 8<<10)[0]
 	w := f.worker(t, q, nil)
